@@ -1,0 +1,77 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "copa",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "copa", targets: ["copa"]),
+        .executable(name: "copa-agent", targets: ["copa-agent"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Protocol", targets: ["Protocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libzmq3-dev, zlib1g-dev, liblzma-dev, libzstd-dev).
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+        .systemLibrary(name: "CLzma", pkgConfig: "liblzma"),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd"),
+
+        .target(
+            name: "Protocol",
+            dependencies: [
+                "CZeroMQ",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["copa.proto"]
+        ),
+        .target(
+            name: "Engine",
+            dependencies: [
+                "CZlib", "CLzma", "CZstd",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Agent",
+            dependencies: [
+                "Engine", "Protocol",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Client",
+            dependencies: [
+                "Engine", "Protocol", "Agent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "copa", dependencies: ["Client"]),
+        .executableTarget(
+            name: "copa-agent",
+            dependencies: [
+                "Agent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
+        .testTarget(name: "ClientTests", dependencies: ["Client", "Agent", "Engine", "Protocol"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Client", "Engine", "Protocol"]),
+    ]
+)

@@ -1,0 +1,156 @@
+import Engine
+import Protocol
+
+// Explicit conversions between the protobuf wire types and the engine's
+// model. Wire types never enter the engine.
+
+extension Platform {
+    public var wire: Copa_Protocol_V1_Platform {
+        var platform = Copa_Protocol_V1_Platform()
+        platform.os = os
+        platform.architecture = architecture
+        platform.variant = variant ?? ""
+        return platform
+    }
+
+    public init(wire: Copa_Protocol_V1_Platform) {
+        self.init(os: wire.os, architecture: wire.architecture, variant: wire.variant.isEmpty ? nil : wire.variant)
+    }
+}
+
+extension UpdateManifest {
+    public var wire: Copa_Protocol_V1_UpdateManifest {
+        var manifest = Copa_Protocol_V1_UpdateManifest()
+        manifest.osFamily = os.family
+        manifest.osVersion = os.version
+        manifest.architecture = architecture
+        manifest.updates = updates.map { update in
+            var wire = Copa_Protocol_V1_PackageUpdate()
+            wire.name = update.name
+            wire.installedVersion = update.installedVersion
+            wire.fixedVersion = update.fixedVersion
+            wire.vulnerabilityIds = update.vulnerabilityIDs
+            return wire
+        }
+        return manifest
+    }
+
+    public init(wire: Copa_Protocol_V1_UpdateManifest) {
+        self.init(
+            os: OS(family: wire.osFamily, version: wire.osVersion),
+            architecture: wire.architecture,
+            updates: wire.updates.map {
+                Update(name: $0.name, installedVersion: $0.installedVersion, fixedVersion: $0.fixedVersion,
+                       vulnerabilityIDs: $0.vulnerabilityIds)
+            })
+    }
+}
+
+extension PatchRequest {
+    /// Validates a Submit: references parse, the platform is complete.
+    public init(wire submit: Copa_Protocol_V1_Submit) throws {
+        let image = try ImageReference(submit.image)
+        let target = try ImageReference(submit.target)
+        let platform = submit.hasPlatform && !submit.platform.architecture.isEmpty
+            ? Platform(wire: submit.platform) : Platform.host
+        var options = PatchOptions()
+        options.ignoreErrors = submit.options.ignoreErrors
+        options.insecureRegistries = submit.options.insecureRegistries
+        options.aptMirror = submit.options.aptMirror.isEmpty ? nil : submit.options.aptMirror
+        options.aptSources = submit.options.aptSources
+        options.sourceDateEpoch = submit.options.hasSourceDateEpoch_p ? submit.options.sourceDateEpoch : nil
+        self.init(image: image, target: target, platform: platform,
+                  manifest: UpdateManifest(wire: submit.manifest), options: options)
+    }
+}
+
+extension Copa_Protocol_V1_Descriptor {
+    init(_ descriptor: Descriptor) {
+        self.init()
+        mediaType = descriptor.mediaType
+        digest = descriptor.digest.description
+        size = descriptor.size
+    }
+}
+
+extension Copa_Protocol_V1_Result {
+    public init(_ result: PatchResult) {
+        self.init()
+        image = result.reference
+        platform = result.platform.wire
+        manifest = Copa_Protocol_V1_Descriptor(result.manifest)
+        config = Copa_Protocol_V1_Descriptor(result.config)
+        patchLayer = Copa_Protocol_V1_Descriptor(result.patchLayer)
+        patchLayerDiffID = result.patchLayerDiffID.description
+        packages = result.packages.map { outcome in
+            var wire = Copa_Protocol_V1_PackageOutcome()
+            wire.name = outcome.name
+            wire.fromVersion = outcome.fromVersion
+            wire.toVersion = outcome.toVersion
+            wire.fixedVersion = outcome.fixedVersion
+            wire.outcome = outcome.kind.wire
+            wire.message = outcome.message
+            return wire
+        }
+        warnings = result.warnings.map { warning in
+            var wire = Copa_Protocol_V1_Warning()
+            wire.package = warning.package
+            wire.kind = warning.kind
+            wire.message = warning.message
+            return wire
+        }
+    }
+}
+
+extension PackageOutcome.Kind {
+    var wire: Copa_Protocol_V1_PackageOutcome.Outcome {
+        switch self {
+        case .updated: .updated
+        case .added: .added
+        case .alreadyFixed: .alreadyFixed
+        case .errored: .errored
+        case .notInstalled: .notInstalled
+        }
+    }
+}
+
+extension LogLevel {
+    var wire: Copa_Protocol_V1_LogLine.Level {
+        switch self {
+        case .debug: .debug
+        case .info: .info
+        case .warning: .warning
+        case .error: .error
+        }
+    }
+}
+
+extension StepState {
+    var wire: Copa_Protocol_V1_Step.State {
+        switch self {
+        case .started: .started
+        case .completed: .completed
+        case .failed: .failed
+        case .skipped: .skipped
+        }
+    }
+}
+
+extension EngineError {
+    public var wireCode: Copa_Protocol_V1_ErrorCode {
+        switch code {
+        case .invalidInput: .invalidInput
+        case .unsupportedOS: .unsupportedOs
+        case .imageNotFound: .imageNotFound
+        case .registry: .registry
+        case .verification: .verification
+        case .packageNotFound: .packageNotFound
+        case .dependency: .dependency
+        case .archive: .archive
+        case .io: .io
+        case .validation: .validation
+        case .cancelled: .cancelled
+        case .internal: .internal
+        }
+    }
+}

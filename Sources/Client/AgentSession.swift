@@ -1,0 +1,148 @@
+import Engine
+import Foundation
+import Protocol
+
+/// One message of a job, as the client sees it.
+public enum JobUpdate: Sendable {
+    case accepted(Copa_Protocol_V1_Accepted)
+    case event(Copa_Protocol_V1_Event)
+    case result(Copa_Protocol_V1_Result)
+    case failure(Copa_Protocol_V1_Failure)
+}
+
+/// Errors of talking to an agent, as opposed to a job failing.
+public struct AgentConnectionError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// A client's connection to one agent: says hello, submits jobs and routes
+/// the agent's messages to the job they belong to (several jobs may share the
+/// connection, as a multi-platform fan-out does).
+public actor AgentSession {
+    private let socket: ClientSocket
+    private let endpoint: String
+    private var welcomeWaiters: [CheckedContinuation<Copa_Protocol_V1_Welcome, any Error>] = []
+    private var jobs: [String: AsyncThrowingStream<JobUpdate, any Error>.Continuation] = [:]
+    private var expectedSequence: [String: UInt64] = [:]
+    private var receiver: Task<Void, Never>?
+    private var closedError: (any Error)?
+
+    public init(endpoint: String, options: SocketOptions = SocketOptions()) async throws {
+        do {
+            socket = try await ClientSocket.connect(endpoint, options: options)
+        } catch {
+            throw AgentConnectionError(message: "cannot connect to the agent at \(endpoint): \(error)")
+        }
+        self.endpoint = endpoint
+        let socket = socket
+        receiver = Task { [weak self] in
+            for await message in socket.messages {
+                await self?.dispatch(message)
+            }
+            await self?.connectionEnded()
+        }
+    }
+
+    /// Says hello and waits for the agent's Welcome.
+    public func hello(timeout: Duration = .seconds(15)) async throws -> Copa_Protocol_V1_Welcome {
+        var hello = Copa_Protocol_V1_Hello()
+        hello.clientName = "copa"
+        hello.clientVersion = AgentVersionInfo.client
+        hello.supportedVersions = [ProtocolVersion.current]
+        try await socket.send(Envelope(.hello(hello)))
+        let endpoint = endpoint
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            await self.failWelcomeWaiters(AgentConnectionError(
+                message: "the agent at \(endpoint) did not answer within \(timeout); is `copa-agent serve` running there?"))
+        }
+        defer { timer.cancel() }
+        return try await withCheckedThrowingContinuation { welcomeWaiters.append($0) }
+    }
+
+    /// Submits a job; its messages arrive on the returned stream, which ends
+    /// after the Result or Failure.
+    public func submit(_ submit: Copa_Protocol_V1_Submit) async throws -> AsyncThrowingStream<JobUpdate, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: JobUpdate.self, throwing: (any Error).self)
+        jobs[submit.jobID] = continuation
+        expectedSequence[submit.jobID] = 0
+        try await socket.send(Envelope(.submit(submit)))
+        return stream
+    }
+
+    public func cancel(jobID: String, reason: String) async {
+        var cancel = Copa_Protocol_V1_Cancel()
+        cancel.jobID = jobID
+        cancel.reason = reason
+        try? await socket.send(Envelope(.cancel(cancel)))
+    }
+
+    public func close() {
+        socket.close()
+        receiver?.cancel()
+    }
+
+    private func failWelcomeWaiters(_ error: any Error) {
+        let waiters = welcomeWaiters
+        welcomeWaiters.removeAll()
+        for waiter in waiters { waiter.resume(throwing: error) }
+    }
+
+    private func connectionEnded() {
+        let error = AgentConnectionError(message: "the connection to the agent at \(endpoint) closed")
+        failWelcomeWaiters(error)
+        for job in jobs.values { job.finish(throwing: error) }
+        jobs.removeAll()
+    }
+
+    private func dispatch(_ message: Result<Envelope, ProtocolError>) {
+        guard case .success(let envelope) = message else {
+            if case .failure(let error) = message {
+                let failure = AgentConnectionError(message: "the agent sent something that is not our protocol: \(error.message)")
+                failWelcomeWaiters(failure)
+            }
+            return
+        }
+        switch envelope.body {
+        case .welcome(let welcome):
+            let waiters = welcomeWaiters
+            welcomeWaiters.removeAll()
+            for waiter in waiters { waiter.resume(returning: welcome) }
+        case .accepted(let accepted): route(accepted.jobID, accepted.sequence, .accepted(accepted), final: false)
+        case .event(let event): route(event.jobID, event.sequence, .event(event), final: false)
+        case .result(let result): route(result.jobID, result.sequence, .result(result), final: true)
+        case .failure(let failure): route(failure.jobID, failure.sequence, .failure(failure), final: true)
+        case .reject(let reject):
+            let error = AgentConnectionError(message: "the agent rejected a message: \(reject.message)")
+            failWelcomeWaiters(error)
+            for job in jobs.values { job.finish(throwing: error) }
+            jobs.removeAll()
+        default:
+            break
+        }
+    }
+
+    private func route(_ jobID: String, _ sequence: UInt64, _ update: JobUpdate, final: Bool) {
+        guard let continuation = jobs[jobID] else { return }
+        // Messages of one job are numbered from 0; ZeroMQ keeps their order on
+        // one connection, so a gap means the agent lost track of the job.
+        if let expected = expectedSequence[jobID], sequence != expected, !final {
+            continuation.finish(throwing: AgentConnectionError(
+                message: "job \(jobID): expected message \(expected) from the agent, got \(sequence)"))
+            jobs[jobID] = nil
+            return
+        }
+        expectedSequence[jobID] = sequence + 1
+        continuation.yield(update)
+        if final {
+            continuation.finish()
+            jobs[jobID] = nil
+            expectedSequence[jobID] = nil
+        }
+    }
+}
+
+public enum AgentVersionInfo {
+    public static let client = "0.1.0"
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Protocol
+
+/// Shows a job's progress on stderr and its result on stdout.
+///
+/// `plain` (and `auto`, for now) prints one line per step and log line;
+/// `json` prints each message as one JSON object per line, for machines.
+struct JobPrinter: Sendable {
+    let mode: ProgressMode
+
+    private func err(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    func reportSummary(_ parsed: ParsedReport, source: String) {
+        guard mode != .json else { return }
+        let manifest = parsed.manifest
+        var line = "report \(source): \(manifest.os.family) \(manifest.os.version), \(manifest.updates.count) package update(s)"
+        if !parsed.skipped.isEmpty {
+            line += ", \(parsed.skipped.count) vulnerabilit\(parsed.skipped.count == 1 ? "y" : "ies") without a fixed version skipped"
+        }
+        err(line)
+    }
+
+    func connected(_ welcome: Copa_Protocol_V1_Welcome, endpoint: String) {
+        guard mode != .json else {
+            emitJSON(["type": "welcome", "agent": welcome.agentName, "endpoint": endpoint])
+            return
+        }
+        let executors = welcome.executors.map(\.name).joined(separator: ",")
+        err("agent \(welcome.agentName) (\(endpoint)): executors \(executors), \(welcome.runningJobs)/\(welcome.maxJobs) jobs running")
+    }
+
+    func accepted(_ accepted: Copa_Protocol_V1_Accepted) {
+        if mode == .json {
+            emitJSON(["type": "accepted", "job": accepted.jobID, "queuePosition": Int(accepted.queuePosition)])
+        } else if accepted.queuePosition > 0 {
+            err("job queued at position \(accepted.queuePosition)")
+        }
+    }
+
+    func event(_ event: Copa_Protocol_V1_Event) {
+        switch event.kind {
+        case .log(let log):
+            if mode == .json {
+                emitJSON(["type": "log", "seq": Int(event.sequence), "level": "\(log.level)", "message": log.message])
+            } else if log.level != .debug {
+                err(log.level == .warning ? "warning: \(log.message)" : log.message)
+            }
+        case .step(let step):
+            if mode == .json {
+                emitJSON(["type": "step", "seq": Int(event.sequence), "name": step.name, "state": "\(step.state)", "detail": step.detail])
+            } else if step.state != .started {
+                err("[\(step.name)] \(String(describing: step.state).lowercased())\(step.detail.isEmpty ? "" : ": \(step.detail)")")
+            }
+        case .progress(let progress):
+            if mode == .json {
+                emitJSON(["type": "progress", "seq": Int(event.sequence), "step": progress.step,
+                          "current": Int(progress.current), "total": Int(progress.total), "unit": progress.unit])
+            }
+        case nil:
+            break
+        }
+    }
+
+    func failure(_ failure: Copa_Protocol_V1_Failure) {
+        if mode == .json {
+            emitJSON(["type": "failure", "code": "\(failure.code)", "message": failure.message])
+        }
+        printError("\(failure.message) [\(failure.code)]")
+    }
+
+    func result(_ result: Copa_Protocol_V1_Result) {
+        for warning in result.warnings {
+            err("warning: \(warning.package): \(warning.message)")
+        }
+        var rows = [["PACKAGE", "FROM", "TO", "OUTCOME"]]
+        for package in result.packages {
+            rows.append([package.name, package.fromVersion, package.toVersion,
+                         Self.outcomeName(package.outcome) + (package.message.isEmpty ? "" : " (\(package.message))")])
+        }
+        let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            let padded = row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+            print(padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+        print("patched: \(result.image)")
+        print("digest: \(result.manifest.digest)")
+    }
+
+    static func outcomeName(_ outcome: Copa_Protocol_V1_PackageOutcome.Outcome) -> String {
+        switch outcome {
+        case .updated: "updated"
+        case .added: "added (dependency)"
+        case .alreadyFixed: "already fixed"
+        case .errored: "ERROR"
+        case .notInstalled: "not installed"
+        case .UNRECOGNIZED(let value): "unknown(\(value))"
+        }
+    }
+
+    private func emitJSON(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        FileHandle.standardError.write(data + Data("\n".utf8))
+    }
+}

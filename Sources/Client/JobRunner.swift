@@ -1,0 +1,75 @@
+import Agent
+import Engine
+import Foundation
+import Logging
+import Protocol
+
+/// Connects to an agent (or starts the embedded one), submits one job and
+/// follows it to its end. Returns the process exit code.
+struct JobRunner {
+    let logger: Logger
+    let printer: JobPrinter
+
+    func run(submit: Copa_Protocol_V1_Submit, agent: String?, agentKey: String?, workdir: String,
+             timeout: Duration) async throws -> Int32 {
+        var embeddedSocket: AgentSocket?
+        let endpoint: String
+        var options = SocketOptions()
+        if let agent {
+            endpoint = agent
+            if let agentKey {
+                let pair = try SocketOwner.curveKeyPair()
+                options.curve = .client(serverPublicKey: agentKey, publicKey: pair.publicKey, secretKey: pair.secretKey)
+            }
+        } else {
+            var agentLogger = logger
+            agentLogger.logLevel = .warning
+            let embedded = try await EmbeddedAgent.start(workdir: workdir, logger: agentLogger)
+            endpoint = embedded.endpoint
+            embeddedSocket = embedded.socket
+        }
+        defer { embeddedSocket?.close() }
+
+        let session: AgentSession
+        let welcome: Copa_Protocol_V1_Welcome
+        do {
+            session = try await AgentSession(endpoint: endpoint, options: options)
+            welcome = try await session.hello()
+        } catch {
+            printError("\(error)")
+            return ExitCodes.agentUnreachable
+        }
+        defer { Task { await session.close() } }
+        printer.connected(welcome, endpoint: agent ?? "embedded")
+
+        let updates = try await session.submit(submit)
+        do {
+            for try await update in updates {
+                switch update {
+                case .accepted(let accepted): printer.accepted(accepted)
+                case .event(let event): printer.event(event)
+                case .result(let result):
+                    printer.result(result)
+                    return result.packages.contains { $0.outcome == .errored } ? ExitCodes.patchFailed : 0
+                case .failure(let failure):
+                    printer.failure(failure)
+                    return Self.exitCode(for: failure.code)
+                }
+            }
+        } catch {
+            printError("\(error)")
+            return ExitCodes.agentUnreachable
+        }
+        printError("the agent closed the job without a result")
+        return ExitCodes.agentUnreachable
+    }
+
+    static func exitCode(for code: Copa_Protocol_V1_ErrorCode) -> Int32 {
+        switch code {
+        case .invalidInput, .unsupportedOs, .unsupportedPlatform: ExitCodes.invalidInput
+        case .cancelled: ExitCodes.cancelled
+        case .protocol, .protocolVersion: ExitCodes.agentUnreachable
+        default: ExitCodes.patchFailed
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Engine
+import Foundation
+
+/// Works out where the patched image goes, as Copa does: `-t` may be a bare
+/// tag (same repository or layout), or a full reference; without `-t` the
+/// target is the source's tag plus `-<suffix>`.
+enum TargetReference {
+    static func resolve(image: String, tag: String?, suffix: String, embedded: Bool) throws -> String {
+        let source = try ImageReference(image)
+        let target: ImageReference
+        if let tag, isFullReference(tag) {
+            target = try ImageReference(tag)
+        } else if let tag {
+            target = try source.withTag(tag)
+        } else {
+            guard !suffix.isEmpty else {
+                throw EngineError(.invalidInput, "--tag-suffix must not be empty when no --tag is given")
+            }
+            target = try source.withTag("\(source.tag ?? "latest")-\(suffix)")
+        }
+        let text = target.description
+        return embedded ? absolutizeLayout(text) : text
+    }
+
+    /// A bare tag has no '/', ':' or '@' (Docker's tag grammar: [\w][\w.-]{0,127}).
+    static func isFullReference(_ value: String) -> Bool {
+        value.hasPrefix("oci:") || value.contains("/") || value.contains(":") || value.contains("@")
+    }
+
+    /// `oci:` paths are resolved by whoever opens them; the embedded agent
+    /// shares our file system, so make them absolute here where the user's
+    /// working directory is known.
+    static func absolutizeLayout(_ reference: String) -> String {
+        guard reference.hasPrefix("oci:") else { return reference }
+        let rest = String(reference.dropFirst(4))
+        guard !rest.hasPrefix("/") else { return reference }
+        return "oci:" + FileManager.default.currentDirectoryPath + "/" + rest
+    }
+}
+
+/// Parses durations the way Copa's `--timeout` takes them: 90s, 5m, 1h, 1h30m, or plain seconds.
+enum DurationParser {
+    static func parse(_ text: String) throws -> Duration {
+        if let seconds = Int64(text), seconds > 0 { return .seconds(seconds) }
+        var total: Int64 = 0
+        var number = ""
+        for character in text {
+            if character.isNumber {
+                number.append(character)
+                continue
+            }
+            guard let value = Int64(number) else { throw invalid(text) }
+            switch character {
+            case "s": total += value
+            case "m": total += value * 60
+            case "h": total += value * 3600
+            default: throw invalid(text)
+            }
+            number = ""
+        }
+        guard number.isEmpty, total > 0 else { throw invalid(text) }
+        return .seconds(total)
+    }
+
+    private static func invalid(_ text: String) -> EngineError {
+        EngineError(.invalidInput, "--timeout \(text) is not a duration; use e.g. 90s, 5m or 1h")
+    }
+}

@@ -1,0 +1,121 @@
+import CZeroMQ
+import Foundation
+
+/// Thin wrappers over the libzmq calls the owner thread makes. They are only
+/// ever called from `SocketOwner.run` on the socket's own thread.
+extension SocketOwner {
+    static func makeSocket(kind: SocketKind, options: SocketOptions) throws -> UnsafeMutableRawPointer {
+        let type = kind == .router ? ZMQ_ROUTER : ZMQ_DEALER
+        guard let socket = zmq_socket(ZMQContext.shared.handle, type) else {
+            throw ZMQError.last("zmq_socket")
+        }
+        do {
+            try setInt64(socket, ZMQ_MAXMSGSIZE, options.maxMessageSize)
+            try setInt32(socket, ZMQ_LINGER, options.lingerMilliseconds)
+            if options.heartbeatIntervalMilliseconds > 0 {
+                try setInt32(socket, ZMQ_HEARTBEAT_IVL, options.heartbeatIntervalMilliseconds)
+                try setInt32(socket, ZMQ_HEARTBEAT_TIMEOUT, options.heartbeatTimeoutMilliseconds)
+                try setInt32(socket, ZMQ_HEARTBEAT_TTL, options.heartbeatTimeoutMilliseconds)
+            }
+            if kind == .router {
+                // Fail sends to a peer that is gone instead of dropping them
+                // silently: that is how the agent learns a client disappeared.
+                try setInt32(socket, ZMQ_ROUTER_MANDATORY, 1)
+            }
+            try applyCurve(socket, options.curve)
+        } catch {
+            zmq_close(socket)
+            throw error
+        }
+        return socket
+    }
+
+    private static func applyCurve(_ socket: UnsafeMutableRawPointer, _ curve: CurveOptions?) throws {
+        switch curve {
+        case nil:
+            return
+        case .server(let secretKey):
+            try setInt32(socket, ZMQ_CURVE_SERVER, 1)
+            try setKey(socket, ZMQ_CURVE_SECRETKEY, secretKey)
+        case .client(let serverPublicKey, let publicKey, let secretKey):
+            try setKey(socket, ZMQ_CURVE_SERVERKEY, serverPublicKey)
+            try setKey(socket, ZMQ_CURVE_PUBLICKEY, publicKey)
+            try setKey(socket, ZMQ_CURVE_SECRETKEY, secretKey)
+        }
+    }
+
+    private static func setInt32(_ socket: UnsafeMutableRawPointer, _ option: Int32, _ value: Int32) throws {
+        var value = value
+        guard zmq_setsockopt(socket, option, &value, MemoryLayout<Int32>.size) == 0 else {
+            throw ZMQError.last("zmq_setsockopt(\(option))")
+        }
+    }
+
+    private static func setInt64(_ socket: UnsafeMutableRawPointer, _ option: Int32, _ value: Int64) throws {
+        var value = value
+        guard zmq_setsockopt(socket, option, &value, MemoryLayout<Int64>.size) == 0 else {
+            throw ZMQError.last("zmq_setsockopt(\(option))")
+        }
+    }
+
+    /// CURVE keys as Z85 text: libzmq takes the 40 characters plus a NUL.
+    private static func setKey(_ socket: UnsafeMutableRawPointer, _ option: Int32, _ key: String) throws {
+        guard key.utf8.count == 40 else {
+            throw ZMQError(operation: "CURVE key must be 40 Z85 characters", errno: EINVAL)
+        }
+        let rc = key.withCString { zmq_setsockopt(socket, option, $0, 41) }
+        guard rc == 0 else { throw ZMQError.last("zmq_setsockopt(CURVE key)") }
+    }
+
+    static func lastEndpoint(_ socket: UnsafeMutableRawPointer) -> String? {
+        var buffer = [CChar](repeating: 0, count: 512)
+        var size = buffer.count
+        guard zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 else { return nil }
+        return String(cString: buffer)
+    }
+
+    /// Receives one whole multipart message without blocking; nil when none is waiting.
+    static func receive(_ socket: UnsafeMutableRawPointer) -> Message? {
+        var frames: Message = []
+        while true {
+            var message = zmq_msg_t()
+            zmq_msg_init(&message)
+            defer { zmq_msg_close(&message) }
+            let flags: Int32 = frames.isEmpty ? ZMQ_DONTWAIT : 0
+            guard zmq_msg_recv(&message, socket, flags) >= 0 else { return nil }
+            let size = zmq_msg_size(&message)
+            if let data = zmq_msg_data(&message), size > 0 {
+                frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
+            } else {
+                frames.append([])
+            }
+            if zmq_msg_more(&message) == 0 { return frames }
+        }
+    }
+
+    /// Sends one multipart message without blocking.
+    static func send(_ frames: Message, on socket: UnsafeMutableRawPointer) -> Result<Void, TransportError> {
+        for (index, frame) in frames.enumerated() {
+            let flags = ZMQ_DONTWAIT | (index < frames.count - 1 ? ZMQ_SNDMORE : 0)
+            let rc = frame.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, flags) }
+            if rc >= 0 { continue }
+            let error = zmq_errno()
+            // Only the first frame can fail this way: ZeroMQ queues the rest of
+            // a multipart message atomically once its first frame is accepted.
+            if error == EAGAIN && index == 0 { return .failure(.wouldBlock) }
+            if error == EHOSTUNREACH { return .failure(.unreachable) }
+            return .failure(.sendFailed(String(cString: zmq_strerror(error))))
+        }
+        return .success(())
+    }
+
+    /// Generates a CURVE key pair as Z85 text (public, secret).
+    public static func curveKeyPair() throws -> (publicKey: String, secretKey: String) {
+        var publicKey = [CChar](repeating: 0, count: 41)
+        var secretKey = [CChar](repeating: 0, count: 41)
+        guard zmq_curve_keypair(&publicKey, &secretKey) == 0 else {
+            throw ZMQError.last("zmq_curve_keypair")
+        }
+        return (String(cString: publicKey), String(cString: secretKey))
+    }
+}

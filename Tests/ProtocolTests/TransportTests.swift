@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+@testable import Protocol
+
+/// Round trips over real ZeroMQ sockets on every transport the agent supports.
+@Suite struct TransportTests {
+    static func endpoints() -> [String] {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("copa-ipc-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return [
+            "tcp://127.0.0.1:0",
+            "ipc://\(dir.path)/agent.sock",
+            "inproc://transport-test-\(UUID().uuidString)",
+        ]
+    }
+
+    @Test(arguments: endpoints())
+    func helloWelcomeRoundTrip(endpoint: String) async throws {
+        let agent = try await AgentSocket.bind(endpoint)
+        defer { agent.close() }
+        let client = try await ClientSocket.connect(agent.endpoint)
+        defer { client.close() }
+
+        var hello = Copa_Protocol_V1_Hello()
+        hello.clientName = "test"
+        try await client.send(Envelope(.hello(hello)))
+
+        var agentInbox = agent.messages.makeAsyncIterator()
+        let inbound = try #require(await agentInbox.next())
+        let received = try inbound.envelope.get()
+        #expect(received.hello.clientName == "test")
+
+        var welcome = Copa_Protocol_V1_Welcome()
+        welcome.maxJobs = 3
+        try await agent.send(Envelope(.welcome(welcome)), to: inbound.peer)
+        var clientInbox = client.messages.makeAsyncIterator()
+        let answer = try #require(await clientInbox.next()).get()
+        #expect(answer.welcome.maxJobs == 3)
+        #expect(answer.protocolVersion == ProtocolVersion.current)
+    }
+
+    @Test func garbageFrameIsReportedNotFatal() async throws {
+        let agent = try await AgentSocket.bind("inproc://garbage-\(UUID().uuidString)")
+        defer { agent.close() }
+        let client = try await ClientSocket.connect(agent.endpoint)
+        defer { client.close() }
+        try await client.sendRaw([[0xff, 0x00, 0x13, 0x37]])
+        try await client.sendRaw([[0x01], [0x02]])
+        var inbox = agent.messages.makeAsyncIterator()
+        let first = try #require(await inbox.next())
+        guard case .failure(let error) = first.envelope else {
+            Issue.record("garbage decoded as an envelope")
+            return
+        }
+        #expect(error.code == .protocol)
+        let second = try #require(await inbox.next())
+        guard case .failure(let shapeError) = second.envelope else {
+            Issue.record("two-frame message accepted")
+            return
+        }
+        #expect(shapeError.message.contains("one frame"))
+    }
+
+    @Test func wrongVersionIsRejected() async throws {
+        var envelope = Envelope(.hello(Copa_Protocol_V1_Hello()))
+        envelope.protocolVersion = 99
+        guard case .failure(let error) = Envelope.decode(frame: envelope.frame()) else {
+            Issue.record("version 99 accepted")
+            return
+        }
+        #expect(error.code == .protocolVersion)
+    }
+
+    @Test func sendToVanishedPeerFails() async throws {
+        let agent = try await AgentSocket.bind("tcp://127.0.0.1:0")
+        defer { agent.close() }
+        let client = try await ClientSocket.connect(agent.endpoint)
+        try await client.send(Envelope(.hello(Copa_Protocol_V1_Hello())))
+        var inbox = agent.messages.makeAsyncIterator()
+        let peer = try #require(await inbox.next()).peer
+        client.close()
+        // The ROUTER drops the peer once the TCP connection closes; sends then fail.
+        var failure: TransportError?
+        for _ in 0..<100 {
+            do {
+                try await agent.send(Envelope(.welcome(Copa_Protocol_V1_Welcome())), to: peer)
+                try await Task.sleep(for: .milliseconds(50))
+            } catch let error as TransportError {
+                failure = error
+                break
+            }
+        }
+        #expect(failure == .unreachable)
+    }
+
+    @Test func curveEncryptedRoundTrip() async throws {
+        let server = try SocketOwner.curveKeyPair()
+        let clientKeys = try SocketOwner.curveKeyPair()
+        var agentOptions = SocketOptions()
+        agentOptions.curve = .server(secretKey: server.secretKey)
+        var clientOptions = SocketOptions()
+        clientOptions.curve = .client(
+            serverPublicKey: server.publicKey, publicKey: clientKeys.publicKey, secretKey: clientKeys.secretKey)
+        let agent = try await AgentSocket.bind("tcp://127.0.0.1:0", options: agentOptions)
+        defer { agent.close() }
+        let client = try await ClientSocket.connect(agent.endpoint, options: clientOptions)
+        defer { client.close() }
+        var hello = Copa_Protocol_V1_Hello()
+        hello.clientName = "curve"
+        try await client.send(Envelope(.hello(hello)))
+        var inbox = agent.messages.makeAsyncIterator()
+        let inbound = try #require(await inbox.next())
+        #expect(try inbound.envelope.get().hello.clientName == "curve")
+    }
+}

@@ -21,6 +21,8 @@ fx-old, fx-newdep: not listed; the patcher must bring them in through fx-dep.
 import os
 import sys
 
+# Keep the source tree free of __pycache__ directories.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import imagereport  # noqa: E402
 

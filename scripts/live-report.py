@@ -19,6 +19,8 @@ import subprocess
 import sys
 import urllib.request
 
+# Keep the source tree free of __pycache__ directories.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import imagereport  # noqa: E402
 

@@ -49,8 +49,8 @@ extension UpdateManifest {
 extension PatchRequest {
     /// Validates a Submit: references parse, the platform is complete.
     public init(wire submit: Copa_Protocol_V1_Submit) throws {
-        let image = try ImageReference(submit.image)
-        let target = try ImageReference(submit.target)
+        let image = try ImageReference(parsing: submit.image)
+        let target = try ImageReference(parsing: submit.target)
         let platform = submit.hasPlatform && !submit.platform.architecture.isEmpty
             ? Platform(wire: submit.platform) : Platform.host
         var options = PatchOptions()
@@ -67,7 +67,7 @@ extension PatchRequest {
 extension Copa_Protocol_V1_Descriptor {
     init(_ descriptor: Descriptor) {
         self.init()
-        mediaType = descriptor.mediaType
+        mediaType = descriptor.mediaType.rawValue
         digest = descriptor.digest.description
         size = descriptor.size
     }

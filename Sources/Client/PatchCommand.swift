@@ -8,9 +8,6 @@ enum ProgressMode: String, ExpressibleByArgument, CaseIterable, Sendable {
     case auto, plain, json
 }
 
-enum ScannerKind: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case trivy, native
-}
 
 struct PatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,7 +33,7 @@ struct PatchCommand: AsyncParsableCommand {
     var tagSuffix = "patched"
 
     @Option(help: "Report format: trivy, or native (Copa v1alpha1/v1alpha2 UpdateManifest). Default: detect.")
-    var scanner: ScannerKind?
+    var scanner: ReportFormat?
 
     @Flag(help: "Report packages that cannot be patched as errors instead of failing.")
     var ignoreErrors = false
@@ -81,7 +78,7 @@ struct PatchCommand: AsyncParsableCommand {
             parsed = try ReportLoader.load(path: report, scanner: scanner)
             target = try TargetReference.resolve(image: image, tag: tag, suffix: tagSuffix, embedded: agent == nil)
             timeoutDuration = try DurationParser.parse(timeout)
-            platformValue = try platform.map { try Platform($0) }
+            platformValue = try platform.map { try Platform(parsing: $0) }
                 ?? (parsed.manifest.architecture.isEmpty ? nil : Platform(os: "linux", architecture: parsed.manifest.architecture, variant: nil))
         } catch {
             printError("\(error)")

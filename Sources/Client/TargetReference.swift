@@ -6,17 +6,17 @@ import Foundation
 /// target is the source's tag plus `-<suffix>`.
 enum TargetReference {
     static func resolve(image: String, tag: String?, suffix: String, embedded: Bool) throws -> String {
-        let source = try ImageReference(image)
+        let source = try ImageReference(parsing: image)
         let target: ImageReference
         if let tag, isFullReference(tag) {
-            target = try ImageReference(tag)
+            target = try ImageReference(parsing: tag)
         } else if let tag {
             target = try source.withTag(tag)
         } else {
             guard !suffix.isEmpty else {
                 throw EngineError(.invalidInput, "--tag-suffix must not be empty when no --tag is given")
             }
-            target = try source.withTag("\(source.tag ?? "latest")-\(suffix)")
+            target = try source.withTag("\(source.tagName ?? "latest")-\(suffix)")
         }
         let text = target.description
         return embedded ? absolutizeLayout(text) : text
@@ -66,3 +66,4 @@ enum DurationParser {
         EngineError(.invalidInput, "--timeout \(text) is not a duration; use e.g. 90s, 5m or 1h")
     }
 }
+

@@ -20,13 +20,23 @@ port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# running PID -> true when PID exists and is not a zombie. A daemon started by an
+# earlier script is re-parented; until its new parent reaps it, a dead daemon
+# still answers kill -0.
+running() {
+    kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)
+    [ "$state" != Z ]
+}
+
 # pid_alive PIDFILE -> true when PIDFILE names a live process; prints the PID.
 pid_alive() {
     local pid
     [ -s "$1" ] || return 1
     pid=$(cat "$1")
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    running "$pid" || return 1
     printf '%s\n' "$pid"
 }
 
@@ -50,7 +60,7 @@ daemon_start() {
     printf '%s\n' "$pid" >"$pidfile"
     deadline=$((SECONDS + timeout))
     while :; do
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! running "$pid"; then
             rm -f "$pidfile"
             log "process $pid exited during start-up; log follows"
             tail -n 30 "$logfile" >&2 || true
@@ -72,17 +82,17 @@ daemon_start() {
 
 # daemon_stop PIDFILE -> sends TERM to the recorded PID, waits, then KILL.
 daemon_stop() {
-    local pidfile=$1 pid i
+    local pidfile=$1 pid
     if ! pid=$(pid_alive "$pidfile"); then
         rm -f "$pidfile"
         return 0
     fi
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
+    for _ in $(seq 1 50); do
+        running "$pid" || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
         log "pid $pid ignored TERM; sending KILL"
         kill -KILL "$pid" 2>/dev/null || true
     fi

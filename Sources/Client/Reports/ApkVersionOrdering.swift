@@ -1,10 +1,10 @@
 import Engine
 
-/// apk-tools version ordering (Alpine). Versions look like
-/// `number{.number}[letter]{_suffix[number]}[-rN]`; suffixes `alpha`, `beta`,
-/// `pre`, `rc` sort before the bare version and `cvs`, `svn`, `git`, `hg`, `p`
-/// after it. The token rules follow apk-tools src/version.c, which is what
-/// Trivy's Alpine advisories are matched with.
+/// apk-tools version ordering (Alpine, Wolfi). A version is
+/// `digit{.digit}...{letter}{_suffix{number}}...{~hash}{-rN}`; the suffixes
+/// `alpha`, `beta`, `pre`, `rc` sort before the bare version and `cvs`, `svn`,
+/// `git`, `hg`, `p` after it. Tokens and their comparison follow apk-tools
+/// src/version.c (the tokenizer with `TOKEN_COMMIT_HASH`, apk-tools 2.12+).
 public struct ApkVersionOrdering: VersionOrdering {
     public init() {}
 
@@ -13,167 +13,149 @@ public struct ApkVersionOrdering: VersionOrdering {
     }
 }
 
-/// A validated apk version.
+/// A validated apk version, kept as its token sequence.
 public struct ApkVersion: Sendable, Comparable, CustomStringConvertible {
     public let description: String
-    private let bytes: [UInt8]
+    private let tokens: [ApkVersionToken]
 
     public init(_ text: String) throws {
-        let bytes = Array(text.utf8)
-        guard !bytes.isEmpty else {
-            throw EngineError(.invalidInput, "'' is not a valid apk version: it is empty")
-        }
-        var cursor = ApkTokenCursor(bytes)
-        var kind = ApkTokenKind.digit
-        while kind != .end && kind != .invalid {
-            kind = cursor.next(after: kind).kind
-        }
-        guard kind == .end else {
-            throw EngineError(.invalidInput, "'\(text)' is not a valid apk version: expected number{.number}[letter]{_suffix[number]}[-rN] (apk-tools version format)")
-        }
-        self.description = text
-        self.bytes = bytes
+        description = text
+        tokens = try ApkVersionToken.tokenize(Array(text.utf8), text: text)
     }
 
     public static func < (lhs: ApkVersion, rhs: ApkVersion) -> Bool {
-        compare(lhs.bytes, rhs.bytes) < 0
+        compare(lhs.tokens, rhs.tokens) < 0
     }
 
     public static func == (lhs: ApkVersion, rhs: ApkVersion) -> Bool {
-        compare(lhs.bytes, rhs.bytes) == 0
+        compare(lhs.tokens, rhs.tokens) == 0
     }
 
-    /// apk_version_compare: walk both token streams while kinds and values
-    /// agree; the first differing value decides, else the token kinds do.
-    private static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        var left = ApkTokenCursor(a), right = ApkTokenCursor(b)
-        var leftKind = ApkTokenKind.digit, rightKind = ApkTokenKind.digit
-        var leftValue = 0, rightValue = 0
-        while leftKind == rightKind, leftKind != .end, leftKind != .invalid, leftValue == rightValue {
-            (leftValue, leftKind) = left.next(after: leftKind)
-            (rightValue, rightKind) = right.next(after: rightKind)
+    /// apk_version_compare: tokens are compared pairwise while their kinds
+    /// agree; then the kinds decide.
+    private static func compare(_ a: [ApkVersionToken], _ b: [ApkVersionToken]) -> Int {
+        var index = 0
+        while index < a.count, index < b.count, a[index].kind == b[index].kind {
+            let order = a[index].compare(to: b[index])
+            if order != 0 { return order }
+            index += 1
         }
-        if leftValue != rightValue { return leftValue < rightValue ? -1 : 1 }
+        let left = index < a.count ? a[index] : nil, right = index < b.count ? b[index] : nil
+        let leftKind = left?.kind ?? .end, rightKind = right?.kind ?? .end
         if leftKind == rightKind { return 0 }
-        // Equal so far and one goes on: the longer one is newer unless what
-        // follows is a pre-release suffix ("1.0_rc1" < "1.0").
-        if leftKind == .suffix, left.next(after: leftKind).value < 0 { return -1 }
-        if rightKind == .suffix, right.next(after: rightKind).value < 0 { return 1 }
-        if leftKind.rawValue > rightKind.rawValue { return -1 }
-        if leftKind.rawValue < rightKind.rawValue { return 1 }
-        return 0
+        // Equal so far and one goes on: it is newer, unless what follows is
+        // a pre-release suffix ("1.0_rc1" < "1.0").
+        if let left, left.isPreRelease { return -1 }
+        if let right, right.isPreRelease { return 1 }
+        return leftKind > rightKind ? -1 : 1
     }
 }
 
-/// Token kinds of apk-tools' version grammar; the raw order matters (a later
-/// kind may only follow an earlier one in the allowed transitions).
-enum ApkTokenKind: Int {
-    case invalid = -1, digitOrZero, digit, letter, suffix, suffixNumber, revision, end
-}
+/// One token of an apk version.
+struct ApkVersionToken: Sendable {
+    /// In the order apk-tools requires them to appear.
+    enum Kind: Int, Comparable, Sendable {
+        case initialDigit, digit, letter, suffix, suffixNumber, commitHash, revision, end
 
-/// Reads an apk version token by token (apk-tools `get_token`/`next_token`).
-struct ApkTokenCursor {
-    private let bytes: [UInt8]
-    private var index = 0
-    /// Longest digit run read as a number; longer runs make the version invalid
-    /// instead of overflowing.
-    private static let maximumDigits = 18
-    private static let preSuffixes = ["alpha", "beta", "pre", "rc"].map { Array($0.utf8) }
-    private static let postSuffixes = ["cvs", "svn", "git", "hg", "p"].map { Array($0.utf8) }
+        static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    /// Suffix names by rank; `none` is the pivot between pre- and post-release.
+    static let suffixes = ["alpha", "beta", "pre", "rc", "", "cvs", "svn", "git", "hg", "p"].map { Array($0.utf8) }
+    static let noSuffixRank = 4
+    /// apk reads numbers into 64 bits; longer digit runs are refused here
+    /// rather than wrapped.
+    static let maximumDigits = 19
 
-    /// Reads the token of `kind` at the cursor; returns its value and the kind
-    /// of the token after it.
-    mutating func next(after kind: ApkTokenKind) -> (value: Int, kind: ApkTokenKind) {
-        guard index < bytes.count else { return (0, .end) }
-        var value = 0
-        var forced: ApkTokenKind?
+    var kind: Kind
+    var text: ArraySlice<UInt8>
+    var number: UInt64 = 0
+    var suffixRank = 0
+
+    var isPreRelease: Bool { kind == .suffix && suffixRank < Self.noSuffixRank }
+
+    func compare(to other: ApkVersionToken) -> Int {
         switch kind {
-        case .digitOrZero where bytes[index] == UInt8(ascii: "0"):
-            // A component with leading zeros ("1.02") sorts by how many zeros
-            // it has, then by the rest as a separate number.
-            while index < bytes.count, bytes[index] == UInt8(ascii: "0") {
-                value -= 1
-                index += 1
-            }
-            forced = .digit
-        case .digitOrZero, .digit, .suffixNumber, .revision:
-            guard let number = readNumber() else { return (-1, .invalid) }
-            value = number
+        case .digit where text.first == UInt8(ascii: "0") || other.text.first == UInt8(ascii: "0"),
+             .commitHash, .end:
+            // A component with a leading zero compares as text (Gentoo rule).
+            if text.lexicographicallyPrecedes(other.text) { return -1 }
+            return other.text.lexicographicallyPrecedes(text) ? 1 : 0
+        case .initialDigit, .digit, .suffixNumber, .revision:
+            return number == other.number ? 0 : (number < other.number ? -1 : 1)
         case .letter:
-            value = Int(bytes[index])
-            index += 1
+            return text == other.text ? 0 : (text.lexicographicallyPrecedes(other.text) ? -1 : 1)
         case .suffix:
-            guard let suffix = readSuffix() else { return (-1, .invalid) }
-            value = suffix
-        case .invalid, .end:
-            return (-1, .invalid)
+            return suffixRank == other.suffixRank ? 0 : (suffixRank < other.suffixRank ? -1 : 1)
         }
-        if index >= bytes.count { return (value, .end) }
-        if let forced { return (value, forced) }
-        return (value, nextKind(after: kind))
     }
 
-    private mutating func readNumber() -> Int? {
-        var value = 0, digits = 0
-        while index < bytes.count, VersionCharacter.isDigit(bytes[index]) {
-            digits += 1
-            guard digits <= Self.maximumDigits else { return nil }
-            value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
-            index += 1
+    static func tokenize(_ bytes: [UInt8], text: String) throws -> [ApkVersionToken] {
+        var index = 0
+        func fail(_ reason: String) -> EngineError {
+            EngineError(.invalidInput, "'\(text)' is not a valid apk version: \(reason); expected digit{.digit}...{letter}{_suffix{number}}...{~hash}{-rN}")
         }
-        return value
-    }
-
-    /// Pre-release suffixes are negative, post-release ones zero or positive.
-    private mutating func readSuffix() -> Int? {
-        let rest = bytes[index...]
-        if let at = Self.preSuffixes.firstIndex(where: { rest.starts(with: $0) }) {
-            index += Self.preSuffixes[at].count
-            return at - Self.preSuffixes.count
-        }
-        if let at = Self.postSuffixes.firstIndex(where: { rest.starts(with: $0) }) {
-            index += Self.postSuffixes[at].count
-            return at
-        }
-        return nil
-    }
-
-    private mutating func nextKind(after kind: ApkTokenKind) -> ApkTokenKind {
-        let byte = bytes[index]
-        var next = ApkTokenKind.invalid
-        if (kind == .digit || kind == .digitOrZero) && VersionCharacter.isLower(byte) {
-            next = .letter
-        } else if kind == .letter && VersionCharacter.isDigit(byte) {
-            next = .digit
-        } else if kind == .suffix && VersionCharacter.isDigit(byte) {
-            next = .suffixNumber
-        } else {
+        guard let first = digits(bytes, &index) else { throw fail("it must start with a number") }
+        var tokens = [ApkVersionToken(kind: .initialDigit, text: first.text, number: first.value)]
+        var previous = Kind.initialDigit
+        while index < bytes.count {
+            let byte = bytes[index]
+            let position = "'\(UnicodeScalar(byte))' at position \(index + 1)"
+            var token: ApkVersionToken
             switch byte {
-            case UInt8(ascii: "."): next = .digitOrZero
-            case UInt8(ascii: "_"): next = .suffix
-            case UInt8(ascii: "-") where index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "r"):
-                next = .revision
+            case UInt8(ascii: "a")...UInt8(ascii: "z") where previous <= .digit:
+                token = ApkVersionToken(kind: .letter, text: bytes[index...index])
                 index += 1
-            default: next = .invalid
+            case UInt8(ascii: "."), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if byte == UInt8(ascii: ".") {
+                    guard previous <= .digit else { throw fail("unexpected \(position)") }
+                    index += 1
+                }
+                let kind: Kind
+                switch previous {
+                case .initialDigit, .digit: kind = .digit
+                case .suffix: kind = .suffixNumber
+                default: throw fail("unexpected \(position)")
+                }
+                guard let number = digits(bytes, &index) else { throw fail("a number must follow \(position)") }
+                token = ApkVersionToken(kind: kind, text: number.text, number: number.value)
+            case UInt8(ascii: "_") where previous <= .suffixNumber:
+                index += 1
+                let name = run(bytes, &index) { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }
+                guard !name.isEmpty, let rank = suffixes.firstIndex(where: { $0[...] == name }) else {
+                    throw fail("unknown suffix '_\(String(decoding: name, as: UTF8.self))' (known: _alpha _beta _pre _rc _cvs _svn _git _hg _p)")
+                }
+                token = ApkVersionToken(kind: .suffix, text: name, suffixRank: rank)
+            case UInt8(ascii: "~") where previous < .commitHash:
+                index += 1
+                let hash = run(bytes, &index) { VersionCharacter.isDigit($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0) }
+                guard !hash.isEmpty else { throw fail("a hexadecimal commit hash must follow '~'") }
+                token = ApkVersionToken(kind: .commitHash, text: hash)
+            case UInt8(ascii: "-") where previous < .revision:
+                guard index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "r") else { throw fail("'-' must start a revision '-rN'") }
+                index += 2
+                guard let number = digits(bytes, &index) else { throw fail("the revision '-r' needs a number") }
+                token = ApkVersionToken(kind: .revision, text: number.text, number: number.value)
+            default:
+                throw fail("unexpected \(position)")
             }
-            index += 1
+            previous = token.kind
+            tokens.append(token)
         }
-        let allowedBackStep = (next == .digitOrZero && kind == .digit)
-            || (next == .suffix && kind == .suffixNumber)
-            || (next == .digit && kind == .letter)
-        if next.rawValue < kind.rawValue && !allowedBackStep { return .invalid }
-        return next
+        return tokens
     }
-}
 
-/// ASCII character classes of version strings (the C locale's, as the
-/// package tools use).
-enum VersionCharacter {
-    static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
-    static func isLower(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") }
-    static func isLetter(_ byte: UInt8) -> Bool { isLower(byte) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) }
-    /// Printable ASCII other than space: what a version string may contain.
-    static func isVisible(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7F }
+    /// Reads a run of digits; nil when there is none or it is too long.
+    private static func digits(_ bytes: [UInt8], _ index: inout Int) -> (text: ArraySlice<UInt8>, value: UInt64)? {
+        let text = run(bytes, &index, VersionCharacter.isDigit)
+        guard !text.isEmpty, text.count <= maximumDigits else { return nil }
+        let value = text.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - UInt8(ascii: "0")) }
+        return (text, value)
+    }
+
+    private static func run(_ bytes: [UInt8], _ index: inout Int, _ accepts: (UInt8) -> Bool) -> ArraySlice<UInt8> {
+        let start = index
+        while index < bytes.count, accepts(bytes[index]) { index += 1 }
+        return bytes[start..<index]
+    }
 }

@@ -67,3 +67,14 @@ public struct DpkgVersionOrdering: VersionOrdering {
         try DebianVersion(text)
     }
 }
+
+/// ASCII character classes of version strings (the C locale's, which the
+/// package tools use).
+enum VersionCharacter {
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+    static func isLetter(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+    }
+    /// Printable ASCII other than space: what a version string may contain.
+    static func isVisible(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7F }
+}

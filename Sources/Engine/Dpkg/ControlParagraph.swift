@@ -73,9 +73,10 @@ public struct ControlField: Sendable, Hashable {
 /// text, so serializing it without changes reproduces the input byte for byte.
 public struct ControlParagraph: Sendable, Hashable {
     public private(set) var fields: [ControlField]
-    /// The text the paragraph was parsed from (ending with a newline); nil once
-    /// a field changes, since the text no longer describes the paragraph.
-    private(set) var originalText: String?
+    /// The text the paragraph was parsed from; nil once a field changes, since
+    /// the text no longer describes the paragraph. A slice of the parsed file,
+    /// so keeping it costs no copy.
+    private(set) var originalText: Substring?
 
     public init(_ fields: [ControlField] = []) throws {
         var seen = Set<String>()
@@ -86,7 +87,7 @@ public struct ControlParagraph: Sendable, Hashable {
         self.originalText = nil
     }
 
-    init(parsed fields: [ControlField], originalText: String) {
+    init(parsed fields: [ControlField], originalText: Substring) {
         self.fields = fields
         self.originalText = originalText
     }
@@ -121,18 +122,27 @@ public struct ControlParagraph: Sendable, Hashable {
     /// The paragraph as text, each field on its own line(s), ending with a
     /// newline and without the blank separator line.
     public var serialized: String {
-        if let originalText { return originalText }
+        if let originalText {
+            return originalText.hasSuffix("\n") ? String(originalText) : String(originalText) + "\n"
+        }
         return fields.map(\.serialized).joined()
     }
 
     private func index(of name: String) -> Int? {
-        let wanted = Self.key(name)
-        return fields.firstIndex { Self.key($0.name) == wanted }
+        fields.firstIndex { Self.namesMatch($0.name, name) }
     }
 
-    /// Field names are ASCII (Policy 5.1), so ASCII case folding is exact.
-    static func key(_ name: String) -> String {
-        String(decoding: name.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+    /// The case-folded name, for sets of names.
+    static func key(_ name: String) -> String { name.lowercased() }
+
+    /// Field names are ASCII (Policy 5.1), so ASCII case folding is exact;
+    /// compared byte by byte, since lookups run for every field of every
+    /// paragraph of large indexes.
+    static func namesMatch(_ lhs: String, _ rhs: String) -> Bool {
+        if lhs == rhs { return true }
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        func fold(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }
+        return zip(lhs.utf8, rhs.utf8).allSatisfy { fold($0) == fold($1) }
     }
 
     public static func == (lhs: ControlParagraph, rhs: ControlParagraph) -> Bool {

@@ -25,9 +25,9 @@ extension DebianVersion: Comparable, Hashable {
     /// Negative, zero or positive as `lhs` sorts before, equal to or after `rhs`.
     public static func compare(_ lhs: DebianVersion, _ rhs: DebianVersion) -> Int {
         if lhs.epoch != rhs.epoch { return lhs.epoch < rhs.epoch ? -1 : 1 }
-        let upstream = compareFragment(Array(lhs.upstream.utf8), Array(rhs.upstream.utf8))
+        let upstream = compareFragment(lhs.upstream, rhs.upstream)
         if upstream != 0 { return upstream }
-        return compareFragment(Array(lhs.revision.utf8), Array(rhs.revision.utf8))
+        return compareFragment(lhs.revision, rhs.revision)
     }
 
     /// dpkg's `order()`: the weight of one byte in a non-digit run; 0 stands
@@ -40,10 +40,15 @@ extension DebianVersion: Comparable, Hashable {
         return Int(byte) + 256
     }
 
+    static func compareFragment(_ lhs: String, _ rhs: String) -> Int {
+        var lhs = lhs, rhs = rhs
+        return lhs.withUTF8 { a in rhs.withUTF8 { b in compareFragment(a, b) } }
+    }
+
     /// dpkg's `verrevcmp()` on one part (upstream or revision).
-    static func compareFragment(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    static func compareFragment(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
         var i = 0, j = 0
-        func at(_ bytes: [UInt8], _ index: Int) -> UInt8? { index < bytes.count ? bytes[index] : nil }
+        func at(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int) -> UInt8? { index < bytes.count ? bytes[index] : nil }
         while i < a.count || j < b.count {
             // Non-digit run, compared byte by byte with `order`.
             while (at(a, i).map { !$0.isDpkgDigit } ?? false) || (at(b, j).map { !$0.isDpkgDigit } ?? false) {

@@ -31,12 +31,12 @@ public struct DebianVersion: Sendable {
         // starts after the last hyphen; dpkg splits the same way.
         var rest = Substring(trimmed)
         var epoch = 0
-        if let colon = rest.firstIndex(of: ":") {
+        if let colon = rest.utf8.firstIndex(of: UInt8(ascii: ":")) {
             epoch = try Self.parseEpoch(rest[..<colon], in: string)
             rest = rest[rest.index(after: colon)...]
         }
         var revision: Substring = ""
-        if let hyphen = rest.lastIndex(of: "-") {
+        if let hyphen = rest.utf8.lastIndex(of: UInt8(ascii: "-")) {
             revision = rest[rest.index(after: hyphen)...]
             rest = rest[..<hyphen]
             guard !revision.isEmpty else {
@@ -87,13 +87,15 @@ public struct DebianVersion: Sendable {
         }
         // Hyphens and colons can only be here when a revision or an epoch was
         // split off, which is exactly when policy allows them.
-        if let bad = upstream.unicodeScalars.first(where: { !$0.isUpstreamCharacter }) {
+        if !upstream.utf8.allSatisfy({ $0.isUpstreamCharacter }),
+           let bad = upstream.unicodeScalars.first(where: { !$0.isASCII || !UInt8($0.value).isUpstreamCharacter }) {
             throw invalid(string, "the upstream version contains the character '\(bad)'; allowed are A-Z a-z 0-9 . + - ~ :")
         }
     }
 
     private static func validateRevision(_ revision: Substring, in string: String) throws {
-        if let bad = revision.unicodeScalars.first(where: { !$0.isRevisionCharacter }) {
+        if !revision.utf8.allSatisfy({ $0.isRevisionCharacter }),
+           let bad = revision.unicodeScalars.first(where: { !$0.isASCII || !UInt8($0.value).isRevisionCharacter }) {
             throw invalid(string, "the Debian revision contains the character '\(bad)'; allowed are A-Z a-z 0-9 . + ~")
         }
     }
@@ -122,23 +124,24 @@ extension UInt8 {
     var isDpkgSpace: Bool { self == 0x20 || (self >= 0x09 && self <= 0x0D) }
 }
 
-extension Unicode.Scalar {
+extension UInt8 {
+    /// Policy 5.6.12: alphanumerics and `. + - ~ :` (the last two only where
+    /// an epoch or revision was split off, which the split guarantees).
     fileprivate var isUpstreamCharacter: Bool {
-        guard isASCII else { return false }
-        let byte = UInt8(value)
-        return byte.isDpkgDigit || byte.isDpkgLetter || ".+-~:".unicodeScalars.contains(self)
+        isDpkgDigit || isDpkgLetter || self == UInt8(ascii: ".") || self == UInt8(ascii: "+")
+            || self == UInt8(ascii: "-") || self == UInt8(ascii: "~") || self == UInt8(ascii: ":")
     }
 
+    /// Policy 5.6.12: alphanumerics and `. + ~`.
     fileprivate var isRevisionCharacter: Bool {
-        guard isASCII else { return false }
-        let byte = UInt8(value)
-        return byte.isDpkgDigit || byte.isDpkgLetter || ".+~".unicodeScalars.contains(self)
+        isDpkgDigit || isDpkgLetter || self == UInt8(ascii: ".") || self == UInt8(ascii: "+") || self == UInt8(ascii: "~")
     }
 }
 
 extension String {
     /// Drops leading and trailing C-locale whitespace, as dpkg does before parsing.
     func trimmingDpkgSpace() -> String {
+        if let first = utf8.first, let last = utf8.last, !first.isDpkgSpace, !last.isDpkgSpace { return self }
         let bytes = Array(utf8)
         guard let start = bytes.firstIndex(where: { !$0.isDpkgSpace }),
               let end = bytes.lastIndex(where: { !$0.isDpkgSpace })

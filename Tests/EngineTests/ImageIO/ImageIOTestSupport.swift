@@ -79,8 +79,8 @@ enum ImageIOTestSupport {
     }
 
     /// `skopeo inspect` (not --raw) output as JSON.
-    static func skopeoInspect(_ image: String, extra: [String] = []) throws -> [String: Any] {
-        let data = try skopeo(["inspect"] + extra + [image])
+    static func skopeoInspect(_ image: String, global: [String] = [], extra: [String] = []) throws -> [String: Any] {
+        let data = try skopeo(global + ["inspect"] + extra + [image])
         return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
     }
 

@@ -1,0 +1,103 @@
+import Foundation
+
+/// Keyrings usable for signature checks, as binary files on the agent.
+struct KeyringSet: Sendable {
+    /// Every keyring: the image's trusted ones plus the agent's.
+    var trusted: [String] = []
+    /// Image path (e.g. /usr/share/keyrings/x.gpg) → agent copy, for `Signed-By`.
+    var byImagePath: [String: String] = [:]
+}
+
+/// Loads the package indexes of apt sources the way apt does, with the same
+/// checks (apt-secure(8)): the Release file must be signed by a trusted key
+/// and not expired; each index must match the signed SHA-256 and size.
+struct RepositoryLoader {
+    let fetcher: HTTPFetcher
+    let scratch: String
+    let reporter: any PatchReporter
+
+    func load(sources: [AptSource], keyrings: KeyringSet, architecture: String) async throws -> AvailablePackages {
+        guard !sources.isEmpty else {
+            throw EngineError(.invalidInput, "the image has no apt sources; give the agent --apt-mirror or the job --apt-source")
+        }
+        var available = AvailablePackages()
+        for (index, source) in sources.enumerated() {
+            try Task.checkCancellation()
+            let release = try await verifiedRelease(source, keyrings: keyrings, number: index)
+            for component in source.isFlat ? [""] : source.components {
+                let paragraphs = try await packagesIndex(source, release: release, component: component, architecture: architecture)
+                for paragraph in paragraphs {
+                    available.add(paragraph, baseURI: source.uri, architecture: architecture)
+                }
+            }
+            await reporter.log(.debug, "\(source.distributionURI): \(release.codename ?? release.suite ?? source.suite) verified")
+        }
+        await reporter.log(.info, "\(available.count) package versions available from \(sources.count) source(s)")
+        return available
+    }
+
+    private func verifiedRelease(_ source: AptSource, keyrings: KeyringSet, number: Int) async throws -> ReleaseFile {
+        let base = source.distributionURI
+        let verifier = SignatureVerifier(keyrings: try keyringsFor(source, keyrings), scratch: scratch)
+        let text: String
+        if let inRelease = try await fetcher.fetch(base + "/InRelease", limit: 64 << 20) {
+            let path = scratch + "/InRelease.\(number)"
+            try Data(inRelease).write(to: URL(fileURLWithPath: path))
+            try verifier.verify(signedFiles: [path], what: "\(base)/InRelease")
+            text = String(decoding: inRelease, as: UTF8.self)
+        } else if let release = try await fetcher.fetch(base + "/Release", limit: 64 << 20) {
+            guard let signature = try await fetcher.fetch(base + "/Release.gpg", limit: 1 << 20) else {
+                throw EngineError(.verification, "\(base) is not signed (no InRelease, no Release.gpg); unsigned repositories are not used")
+            }
+            let releasePath = scratch + "/Release.\(number)"
+            let signaturePath = releasePath + ".gpg"
+            try Data(release).write(to: URL(fileURLWithPath: releasePath))
+            try Data(signature).write(to: URL(fileURLWithPath: signaturePath))
+            try verifier.verify(signedFiles: [signaturePath, releasePath], what: "\(base)/Release")
+            text = String(decoding: release, as: UTF8.self)
+        } else {
+            throw EngineError(.packageNotFound, "\(base) has no InRelease or Release file; is \(source.suite) a suite of \(source.uri)?")
+        }
+        let release = try ReleaseFile(parsing: text)
+        if let validUntil = release.parsedValidUntil, validUntil < Date() {
+            throw EngineError(.verification, "\(base)/InRelease expired at \(release.validUntil ?? "?") (Valid-Until); the mirror is stale")
+        }
+        return release
+    }
+
+    private func keyringsFor(_ source: AptSource, _ keyrings: KeyringSet) throws -> [String] {
+        switch source.signedBy {
+        case .keys(let keys):
+            let files = keys.filter { $0.hasPrefix("/") }
+            guard !files.isEmpty else { return keyrings.trusted }
+            return files.compactMap { keyrings.byImagePath[$0] ?? (FileManager.default.fileExists(atPath: $0) ? $0 : nil) }
+        case .armoredKey(let text):
+            let path = scratch + "/signed-by-\(abs(text.hashValue)).gpg"
+            try Data(try ArmoredKey.dearmor(text)).write(to: URL(fileURLWithPath: path))
+            return [path]
+        case nil:
+            return keyrings.trusted
+        }
+    }
+
+    /// Fetches one Packages index in the best compression the Release lists,
+    /// checks it against the signed hash, and parses it.
+    private func packagesIndex(_ source: AptSource, release: ReleaseFile, component: String,
+                               architecture: String) async throws -> [ControlParagraph] {
+        let path = source.packagesIndexPath(component: component, architecture: architecture)
+        guard let entry = [path + ".xz", path + ".gz", path].lazy.compactMap({ release.entry(for: $0) }).first else {
+            throw EngineError(.packageNotFound,
+                "\(source.distributionURI) has no \(path) for \(architecture) in its signed Release file")
+        }
+        let url = source.distributionURI + "/" + entry.path
+        guard let bytes = try await fetcher.fetch(url, limit: Int(entry.size)) else {
+            throw EngineError(.packageNotFound, "\(url) is listed in the Release file but missing")
+        }
+        let digest = Digest.sha256(bytes)
+        guard digest.encoded == entry.sha256, Int64(bytes.count) == entry.size else {
+            throw EngineError(.verification, "\(url) does not match the SHA-256 in the signed Release file")
+        }
+        let text = try decompressingSource(MemorySource(bytes)).readAll(limit: 1 << 30)
+        return try ControlFile.parse(String(decoding: text, as: UTF8.self))
+    }
+}

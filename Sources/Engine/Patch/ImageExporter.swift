@@ -1,0 +1,81 @@
+import Foundation
+
+/// Builds the patched image's configuration and manifest and writes them, with
+/// every blob they name, to the destination.
+struct ImageExporter {
+    struct Built: Sendable {
+        let configBytes: [UInt8]
+        let config: Descriptor
+        let manifestBytes: [UInt8]
+        let manifest: Descriptor
+        let layers: [Descriptor]
+    }
+
+    /// The new image value: original layers + the patch layer; the config gains
+    /// the patch's diff_id and a history entry, and keeps every other field.
+    static func build(source: SourceImage, base: PatchBase, patchLayer: Descriptor, diffID: Digest,
+                      created: String, summary: String) throws -> Built {
+        var config = source.config
+        config.setDiffIDs(base.baseDiffIDs + [diffID])
+        config.setField("history", .array(base.baseHistory))
+        try config.appendHistory(ImageConfiguration.History(
+            created: created, createdBy: PatchBase.historyCreatedBy, comment: summary))
+        config.setField("created", .string(created))
+        let configBytes = config.canonicalBytes()
+        let configDescriptor = Descriptor(of: configBytes, mediaType: source.manifest.config.mediaType)
+
+        var manifest = source.manifest
+        manifest.config = configDescriptor
+        manifest.layers = base.baseLayers + [patchLayer]
+        manifest.mediaType = source.descriptor.mediaType
+        let manifestBytes = try manifest.canonicalBytes()
+        let manifestDescriptor = Descriptor(of: manifestBytes, mediaType: source.descriptor.mediaType)
+        return Built(configBytes: configBytes, config: configDescriptor, manifestBytes: manifestBytes,
+                     manifest: manifestDescriptor, layers: manifest.layers)
+    }
+
+    /// Pushes/writes blobs first (skipping what the destination has, mounting
+    /// within a registry, else uploading from the local cache) and the
+    /// manifest last, so a failure never leaves a tag pointing at missing blobs.
+    static func publish(_ built: Built, to destination: any ImageDestination, tag: String?,
+                        source: any ImageSource, cache: OCILayout) async throws -> Descriptor {
+        for layer in built.layers {
+            try Task.checkCancellation()
+            if try await destination.hasBlob(layer) { continue }
+            if let origin = source.blobOrigin, try await destination.mountBlob(layer, from: origin) { continue }
+            guard cache.hasBlob(layer) else {
+                throw EngineError(.internal, "layer \(layer.digest) is neither at the destination nor in the local cache")
+            }
+            try await destination.putBlob(layer, from: cache.blobPath(layer.digest))
+        }
+        if try await !destination.hasBlob(built.config) {
+            try await destination.putBlob(built.config, bytes: built.configBytes)
+        }
+        return try await destination.putManifest(built.manifestBytes, mediaType: built.manifest.mediaType, tag: tag)
+    }
+
+    /// RFC 3339 time for `created`: SOURCE_DATE_EPOCH when given, else the
+    /// source image's own `created`, so the same inputs give the same digest.
+    static func createdTime(sourceDateEpoch: Int64?, source: SourceImage) -> String {
+        if let sourceDateEpoch {
+            return rfc3339(Date(timeIntervalSince1970: TimeInterval(sourceDateEpoch)))
+        }
+        return source.config.created ?? rfc3339(Date(timeIntervalSince1970: 0))
+    }
+
+    static func rfc3339(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+
+    /// Seconds since the epoch of an RFC 3339 time (for tar mtimes), 0 if unparsable.
+    static func epochSeconds(_ rfc3339: String) -> Int64 {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: rfc3339) { return Int64(date.timeIntervalSince1970) }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: rfc3339).map { Int64($0.timeIntervalSince1970) } ?? 0
+    }
+}

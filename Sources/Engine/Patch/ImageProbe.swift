@@ -1,0 +1,128 @@
+/// What the patch needs to know about an image, read from its layers as data:
+/// the OS, the dpkg database, apt sources and keyrings, the files the dpkg
+/// database lists, and enough of the file system to write whiteouts and
+/// handle conffiles. Built by `LayerScan` without extracting anything.
+struct ImageProbe: Sendable {
+    static let statusPath = "var/lib/dpkg/status"
+    static let statusDirectoryPath = "var/lib/dpkg/status.d"
+    static let infoDirectory = "var/lib/dpkg/info"
+
+    let osRelease: OSRelease
+    let database: DpkgDatabase
+    /// Contents of the files the probe keeps (see `LayerScan.keeps`).
+    let files: [String: [UInt8]]
+    /// MD5 of every regular file under etc/, for conffile decisions.
+    let etcMD5: [String: String]
+    private let nonDirectories: Set<String>
+    private let directories: Set<String>
+    private let symlinks: [String: String]
+    /// Absolute path → info basenames of the packages whose `.list` names it.
+    private let owners: [String: [String]]
+
+    init(layers: [Descriptor], cache: OCILayout) throws {
+        let scan = try LayerScan.scan(layers.map { try cache.openBlob($0.digest) })
+        files = scan.files
+        etcMD5 = scan.etcMD5
+        nonDirectories = scan.nonDirectories
+        directories = scan.directories
+        symlinks = scan.symlinks
+        osRelease = try Self.readOSRelease(scan)
+        database = try Self.readDatabase(scan)
+        var owners: [String: [String]] = [:]
+        let prefix = Self.infoDirectory + "/"
+        for (path, bytes) in scan.files where path.hasPrefix(prefix) && path.hasSuffix(".list") {
+            let basename = String(path.dropFirst(prefix.count).dropLast(".list".count))
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                owners[String(line), default: []].append(basename)
+            }
+        }
+        self.owners = owners
+    }
+
+    var databaseLayout: String {
+        switch database.layout {
+        case .statusFile: "dpkg status file"
+        case .statusDirectory: "distroless status.d"
+        case .queryListing: "dpkg-query listing"
+        }
+    }
+
+    /// Debian, Ubuntu and their derivatives (`ID_LIKE=debian`) are dpkg-based.
+    func checkSupported() throws {
+        guard osRelease.id == "debian" || osRelease.id == "ubuntu" || osRelease.isLike("debian") else {
+            throw EngineError(.unsupportedOS,
+                "the image is \(osRelease.prettyName) (ID=\(osRelease.id)); the native executor patches Debian and Ubuntu (dpkg) images only")
+        }
+    }
+
+    func fileExists(_ path: String) -> Bool { nonDirectories.contains(path) }
+
+    /// `path` with every parent directory that is a symlink in the image
+    /// replaced by its target, as dpkg follows such directories when it
+    /// unpacks (merged-/usr images have /lib → usr/lib). Writing `lib/x` into
+    /// a layer where `lib` is a symlink would otherwise create a real `lib/`
+    /// directory that hides the link and everything it points to.
+    func resolvingParents(_ path: String) -> String {
+        var components = path.split(separator: "/").map(String.init)
+        guard components.count > 1 else { return path }
+        var index = 0
+        var hops = 0
+        while index < components.count - 1 {
+            let prefix = components[0...index].joined(separator: "/")
+            if let target = symlinks[prefix], hops < 32 {
+                hops += 1
+                let base = target.hasPrefix("/") ? [] : Array(components[0..<index])
+                guard let resolved = ArchivePath.resolve(target, from: base) else { return path }
+                components = resolved + components[(index + 1)...]
+                index = 0
+                continue
+            }
+            index += 1
+        }
+        return components.joined(separator: "/")
+    }
+
+    func directoryExists(_ path: String) -> Bool { directories.contains(path) }
+
+    /// Absolute paths the package's `info/<pkg>.list` names.
+    func listedFiles(of package: InstalledPackage) -> [String] {
+        guard let bytes = files["\(Self.infoDirectory)/\(package.infoFileBasename).list"] else { return [] }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    func isOwnedByAnotherPackage(_ path: String, than package: InstalledPackage) -> Bool {
+        (owners["/" + path] ?? []).contains { $0 != package.infoFileBasename }
+    }
+
+    /// Suffixes of the package's files in info/ (`list`, `md5sums`, `postinst`, ...).
+    func infoMembers(of package: InstalledPackage) -> [String] {
+        let prefix = "\(Self.infoDirectory)/\(package.infoFileBasename)."
+        return nonDirectories.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            .filter { !$0.contains("/") }.sorted()
+    }
+
+    private static func readOSRelease(_ scan: LayerScan) throws -> OSRelease {
+        for path in ["etc/os-release", "usr/lib/os-release"] {
+            if let bytes = scan.file(path) {
+                return try OSRelease(parsing: String(decoding: bytes, as: UTF8.self))
+            }
+        }
+        throw EngineError(.unsupportedOS,
+            "the image has no /etc/os-release or /usr/lib/os-release; the native executor patches Debian and Ubuntu images only")
+    }
+
+    private static func readDatabase(_ scan: LayerScan) throws -> DpkgDatabase {
+        if let status = scan.files[statusPath] {
+            return try DpkgDatabase(statusFile: String(decoding: status, as: UTF8.self))
+        }
+        let prefix = statusDirectoryPath + "/"
+        let entries = scan.files.filter { $0.key.hasPrefix(prefix) && !$0.key.dropFirst(prefix.count).contains("/") }
+        guard !entries.isEmpty else {
+            throw EngineError(.unsupportedOS,
+                "the image has no dpkg database (/var/lib/dpkg/status or status.d/); only dpkg-based images are patched")
+        }
+        return try DpkgDatabase(statusDirectory: entries.keys.sorted().compactMap { path in
+            entries[path].map { .init(name: String(path.dropFirst(prefix.count)), text: String(decoding: $0, as: UTF8.self)) }
+        })
+    }
+}

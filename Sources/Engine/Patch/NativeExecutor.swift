@@ -1,0 +1,69 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+
+/// The embedded executor: patches Debian and Ubuntu images as data. It reads
+/// layers, resolves updates against the image's signed apt repositories,
+/// unpacks the new .debs into one new layer and rewrites the dpkg database the
+/// way dpkg would leave it. It never runs code from the image, needs no
+/// daemon, and can patch any architecture from any host.
+public struct NativeExecutor: PatchExecutor {
+    /// Agent-wide settings a job may override.
+    public struct Defaults: Sendable {
+        /// Used instead of the URIs in images' apt sources.
+        public var aptMirror: String?
+        /// Keyrings trusted in addition to the image's own.
+        public var extraKeyrings: [String] = []
+        public init() {}
+    }
+
+    public let name = "native"
+    /// Debian ports whose images this executor patches. Nothing is executed,
+    /// so the host's own architecture does not matter.
+    public let platforms: [Platform] = [
+        Platform(os: "linux", architecture: "amd64"),
+        Platform(os: "linux", architecture: "arm64", variant: "v8"),
+        Platform(os: "linux", architecture: "arm64"),
+        Platform(os: "linux", architecture: "arm", variant: "v7"),
+        Platform(os: "linux", architecture: "386"),
+        Platform(os: "linux", architecture: "ppc64le"),
+        Platform(os: "linux", architecture: "s390x"),
+    ]
+
+    let workdir: String
+    let logger: Logger
+    let defaults: Defaults
+    let http: HTTPClient
+
+    public init(workdir: String, logger: Logger, defaults: Defaults = Defaults(), httpClient: HTTPClient = .shared) throws {
+        try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+        self.workdir = workdir
+        self.logger = logger
+        self.defaults = defaults
+        self.http = httpClient
+    }
+
+    /// OS families (as scanners name them) whose images this executor patches.
+    public static let supportedFamilies = ["debian", "ubuntu"]
+
+    public func patch(_ request: PatchRequest, reporter: any PatchReporter) async throws -> PatchResult {
+        let family = request.manifest.os.family.lowercased()
+        guard family.isEmpty || Self.supportedFamilies.contains(family) else {
+            throw EngineError(.unsupportedOS,
+                "the report is for \(family) \(request.manifest.os.version); the native executor patches \(Self.supportedFamilies.joined(separator: " and ")) images (dpkg) only")
+        }
+        let scratch = workdir + "/jobs/" + UUID().uuidString.lowercased()
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var registryConfiguration = RegistryClient.Configuration()
+        registryConfiguration.insecureRegistries = request.options.insecureRegistries
+        registryConfiguration.credentials = try DockerConfig.load()
+        let job = PatchJob(
+            request: request, reporter: reporter, defaults: defaults,
+            registry: RegistryClient(configuration: registryConfiguration, httpClient: http),
+            fetcher: HTTPFetcher(client: http),
+            cache: try OCILayout.create(at: workdir + "/cache"),
+            scratch: scratch)
+        return try await job.run()
+    }
+}

@@ -1,0 +1,98 @@
+/// The patch layer as written: its descriptor, diff_id and what users should know.
+struct PatchLayer: Sendable {
+    let descriptor: Descriptor
+    let diffID: Digest
+    let warnings: [PatchWarning]
+}
+
+/// Writes the one patch layer in a single streaming pass:
+/// tar → SHA-256 (diff_id) → gzip → the cache's blob writer (digest).
+///
+/// For each planned package it does what dpkg's unpack and configure do to
+/// the file system and database (deb(5), dpkg(1)), as data:
+/// - the `.deb`'s data.tar entries (conffiles the image changed are written as
+///   `<path>.dpkg-dist` instead, like dpkg with `--force-confold`);
+/// - whiteouts for files the old version had and the new one has not;
+/// - `info/<pkg>.list`, the control members (`md5sums`, `conffiles`, maintainer
+///   scripts, `triggers`, ...) and whiteouts for old members that are gone;
+/// - the package's paragraph in `status` (or `status.d/<pkg>`).
+struct PatchLayerWriter {
+    let probe: ImageProbe
+    let plan: ResolutionPlan
+    /// SHA-256 of each .deb → its downloaded file.
+    let debs: [String: String]
+    /// mtime of the files the writer makes itself (database, lists).
+    let mtime: Int64
+    let mediaType: MediaType
+    let cache: OCILayout
+    let scratch: String
+
+    static let infoDirectory = "var/lib/dpkg/info"
+
+    func write() throws -> PatchLayer {
+        let blob = try cache.blobWriter()
+        let gzip = try GzipCompressSink(blob, level: 6)
+        let uncompressed = SHA256Sink(downstream: gzip)
+        let tar = TarWriter(uncompressed)
+        var state = LayerState()
+        var paragraphs: [ControlParagraph] = []
+        var warnings: [PatchWarning] = []
+        for install in plan.orderedInstalls {
+            guard let path = debs[install.package.sha256] else {
+                throw EngineError(.internal, "\(install.package.name) was planned but not downloaded")
+            }
+            let unpacked = try DebUnpacker(probe: probe, install: install, debPath: path, mtime: mtime)
+                .unpack(into: tar, state: &state)
+            paragraphs.append(unpacked.statusParagraph)
+            warnings += unpacked.warnings
+        }
+        try writeDatabase(paragraphs, into: tar)
+        try tar.finish()
+        let (diffID, _) = uncompressed.finalize()
+        let (digest, size) = try blob.commit()
+        return PatchLayer(descriptor: Descriptor(mediaType: mediaType, digest: digest, size: size),
+                          diffID: diffID, warnings: warnings)
+    }
+
+    /// `status` rewritten with the new paragraphs (every other paragraph
+    /// byte-identical), or the changed `status.d/<pkg>` files.
+    private func writeDatabase(_ paragraphs: [ControlParagraph], into tar: TarWriter) throws {
+        let updated = try probe.database.replacing(paragraphs)
+        switch probe.database.layout {
+        case .statusFile, .queryListing:
+            try tar.appendFile(ImageProbe.statusPath, bytes: Array(updated.serializedStatusFile().utf8), mtime: mtime)
+        case .statusDirectory:
+            let before = Dictionary(probe.database.serializedStatusDirectory().map { ($0.name, $0.text) },
+                                    uniquingKeysWith: { first, _ in first })
+            for file in updated.serializedStatusDirectory() where before[file.name] != file.text {
+                try tar.appendFile(ImageProbe.statusDirectoryPath + "/" + file.name, bytes: Array(file.text.utf8), mtime: mtime)
+            }
+        }
+    }
+
+}
+
+extension TarWriter {
+    /// A root-owned regular file the writer makes itself (database, lists, whiteouts).
+    func appendFile(_ path: String, bytes: [UInt8], mode: UInt32 = 0o644, mtime: Int64) throws {
+        try append(TarHeader(path: path, type: .regular, mode: mode, uid: 0, gid: 0, uname: "root", gname: "root",
+                             mtime: mtime, size: Int64(bytes.count)), bytes: bytes)
+    }
+
+    /// An OCI whiteout (image-spec layer.md, "Whiteouts"): `.wh.<name>` in the
+    /// same directory hides `<name>` of lower layers.
+    func appendWhiteout(of path: String, mtime: Int64) throws {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) + "/" } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        try appendFile(directory + ".wh." + name, bytes: [], mtime: mtime)
+    }
+}
+
+/// Paths already in the layer, so two packages shipping one directory (or a
+/// file moved between them) give one entry, and whiteouts never hide a path
+/// the layer itself writes.
+struct LayerState {
+    var written: Set<String> = []
+    var whitedOut: Set<String> = []
+}

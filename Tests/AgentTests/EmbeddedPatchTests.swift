@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+
+/// `copa patch` on the embedded default, run as the real binary over the
+/// fixture images, checked with skopeo, umoci, dpkg and the file system.
+@Suite(.serialized) struct EmbeddedPatchTests {
+    static let expected = [
+        "fx-drop": "1.0-2", "fx-conf": "1.0-2", "fx-dep": "2.0-1",
+        "fx-newdep": "1.0-1", "fx-old": "2.0-1", "fx-multi": "1.0-2",
+    ]
+
+    func patch(_ arguments: [String], workdir: String) throws -> CommandResult {
+        try run(TestEnvironment.binary("copa"), ["patch", "--workdir", workdir] + arguments)
+    }
+
+    @Test func patchesOCILayoutWithOnePatchLayer() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        let workdir = try TestEnvironment.temporaryDirectory()
+        let result = try patch(["-i", "oci:\(layout):debian", "-r", report, "-t", "debian-patched"], workdir: workdir)
+        try result.check()
+        #expect(result.stdout.contains("patched: oci:\(layout):debian-patched"))
+
+        let before = try skopeoLayers("oci:\(layout):debian")
+        let after = try skopeoLayers("oci:\(layout):debian-patched")
+        #expect(after.count == before.count + 1)
+        #expect(Array(after.prefix(before.count)) == before)
+
+        let image = try UnpackedImage.unpack(layout: layout, tag: "debian-patched")
+        let versions = try image.installedVersions()
+        for (name, version) in Self.expected {
+            #expect(versions[name] == version, "\(name)")
+        }
+        // fx-drop's new version no longer ships gone.txt: whited out.
+        #expect(!image.exists("usr/share/fx-drop/gone.txt"))
+        #expect(image.contents("usr/share/fx-drop/keep.txt")?.contains("1.0-2") == true)
+        // The image changed fx.conf: kept, the new one beside it.
+        let original = try UnpackedImage.unpack(layout: layout, tag: "debian")
+        #expect(image.contents("etc/fx-conf/fx.conf") == original.contents("etc/fx-conf/fx.conf"))
+        #expect(image.contents("etc/fx-conf/fx.conf.dpkg-dist")?.contains("1.0-2") == true)
+        #expect(image.exists("usr/lib/x86_64-linux-gnu/libfx.so.1"))
+        #expect(image.contents("var/lib/dpkg/info/fx-multi:amd64.list")?.contains("/usr/lib/x86_64-linux-gnu/libfx.so.1") == true)
+        #expect(result.stderr.contains("postinst"))
+
+        // dpkg's own check of every file against the md5sums we wrote; the
+        // only difference allowed is the conffile the image itself changed.
+        let verify = try run("/usr/bin/dpkg", ["--root=\(image.rootfs)", "--verify"])
+        let problems = verify.stdout.split(separator: "\n").filter { !$0.hasSuffix("/etc/fx-conf/fx.conf") }
+        #expect(problems.isEmpty, "dpkg --verify: \(verify.stdout)")
+    }
+
+    @Test func sameInputsGiveTheSameDigestAndRepatchingReplacesTheLayer() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        let workdir = try TestEnvironment.temporaryDirectory()
+        try patch(["-i", "oci:\(layout):debian", "-r", report, "-t", "one"], workdir: workdir).check()
+        try patch(["-i", "oci:\(layout):debian", "-r", report, "-t", "two"], workdir: workdir).check()
+        #expect(try skopeoDigest("oci:\(layout):one") == skopeoDigest("oci:\(layout):two"))
+
+        try patch(["-i", "oci:\(layout):one", "-r", report, "-t", "again"], workdir: workdir).check()
+        let base = try skopeoLayers("oci:\(layout):debian")
+        let again = try skopeoLayers("oci:\(layout):again")
+        #expect(again.count == base.count + 1)
+        let versions = try UnpackedImage.unpack(layout: layout, tag: "again").installedVersions()
+        #expect(versions["fx-newdep"] == "1.0-1")
+        #expect(versions["fx-drop"] == "1.0-2")
+    }
+
+    @Test func patchesRegistryImagesKeepingTheirMediaType() throws {
+        let registry = try TestEnvironment.registry
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        let workdir = try TestEnvironment.temporaryDirectory()
+        for repository in ["fixture/debian", "fixture/debian-docker"] {
+            let source = "docker://\(registry)/\(repository):1.0"
+            let sourceDigest = try skopeoDigest(source)
+            try patch(["-i", "\(registry)/\(repository):1.0", "-r", report], workdir: workdir).check()
+            let target = "docker://\(registry)/\(repository):1.0-patched"
+            #expect(try skopeoLayers(target).count == skopeoLayers(source).count + 1)
+            #expect(try skopeoDigest(source) == sourceDigest, "the source tag must not move")
+            let raw = try run("/usr/bin/skopeo", ["inspect", "--raw", "--tls-verify=false", target]).check().stdout
+            let sourceRaw = try run("/usr/bin/skopeo", ["inspect", "--raw", "--tls-verify=false", source]).check().stdout
+            let isDocker = sourceRaw.contains("application/vnd.docker.distribution.manifest.v2+json")
+            #expect(raw.contains("application/vnd.docker.distribution.manifest.v2+json") == isDocker)
+        }
+    }
+
+    @Test func patchesDistrolessStatusDirectory() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let fixtures = try TestEnvironment.fixtures
+        let source = "deb [signed-by=\(fixtures)/repo/keyring.gpg] \(try TestEnvironment.repoURL) fixture main"
+        let workdir = try TestEnvironment.temporaryDirectory()
+        try patch(["-i", "oci:\(layout):distroless", "-r", fixtures + "/images/trivy-distroless.json",
+                   "-t", "distroless-patched", "--apt-source", source], workdir: workdir).check()
+        let image = try UnpackedImage.unpack(layout: layout, tag: "distroless-patched")
+        #expect(image.contents("var/lib/dpkg/status.d/fx-drop")?.contains("Version: 1.0-2") == true)
+        #expect(image.contents("var/lib/dpkg/status.d/fx-newdep")?.contains("Version: 1.0-1") == true)
+        #expect(!image.exists("var/lib/dpkg/status"))
+        #expect(!image.exists("usr/share/fx-drop/gone.txt") || image.contents("usr/share/fx-drop/gone.txt") == nil)
+        #expect(image.contents("usr/share/fx-drop/keep.txt")?.contains("1.0-2") == true)
+    }
+
+    @Test func badSignatureFailsAndWritesNothing() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let fixtures = try TestEnvironment.fixtures
+        let workdir = try TestEnvironment.temporaryDirectory()
+        for suite in ["tampered", "untrusted", "unsigned"] {
+            let source = "deb [signed-by=\(fixtures)/repo/keyring.gpg] \(try TestEnvironment.repoURL) \(suite) main"
+            let result = try patch(["-i", "oci:\(layout):debian", "-r", fixtures + "/images/trivy-debian.json",
+                                    "-t", "bad-\(suite)", "--apt-source", source], workdir: workdir)
+            #expect(result.status == 1, "\(suite): \(result.stderr)")
+            #expect(result.stderr.contains("VERIFICATION"), "\(suite): \(result.stderr)")
+            #expect(try run("/usr/bin/skopeo", ["inspect", "oci:\(layout):bad-\(suite)"]).status != 0)
+        }
+    }
+
+    @Test func clearErrorsForBadInput() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let workdir = try TestEnvironment.temporaryDirectory()
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+
+        let missing = try patch(["-i", "oci:\(layout):nope", "-r", report], workdir: workdir)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("nope"))
+
+        let alpine = TestEnvironment.repositoryRoot.appendingPathComponent("../shared/testdata/copa/reports/trivy_valid.json").path
+        let unsupported = try patch(["-i", "oci:\(layout):debian", "-r", alpine], workdir: workdir)
+        #expect(unsupported.status == 3)
+        #expect(unsupported.stderr.contains("debian") && unsupported.stderr.contains("ubuntu"))
+
+        let garbage = try TestEnvironment.temporaryDirectory() + "/garbage.json"
+        try Data("{\"SchemaVersion\": 2, \"Results\": [{\"Class\": \"os-pkgs\", \"Vulnerabilities\": [{}]}]}".utf8)
+            .write(to: URL(fileURLWithPath: garbage))
+        let bad = try patch(["-i", "oci:\(layout):debian", "-r", garbage], workdir: workdir)
+        #expect(bad.status == 3)
+        #expect(bad.stderr.contains("garbage.json"))
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+/// `copa patch --agent` against a `copa-agent serve` process over TCP: the
+/// remote path of the protocol, end to end.
+@Suite struct RemoteAgentTests {
+    @Test func patchesThroughARemoteAgentProcess() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        let workdir = try TestEnvironment.temporaryDirectory()
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
+        agent.arguments = ["serve", "--listen", "tcp://127.0.0.1:\(port)", "--workdir", workdir, "--max-jobs", "1"]
+        agent.standardError = FileHandle.nullDevice
+        try agent.run()
+        defer {
+            agent.terminate()
+            agent.waitUntilExit()
+        }
+        let result = try run(TestEnvironment.binary("copa"),
+                             ["patch", "--agent", "tcp://127.0.0.1:\(port)", "-i", "oci:\(layout):debian", "-r", report,
+                              "-t", "remote", "--progress", "json"])
+        try result.check()
+        #expect(result.stderr.contains("\"type\":\"step\""))
+        #expect(result.stdout.contains("digest: sha256:"))
+        let versions = try UnpackedImage.unpack(layout: layout, tag: "remote").installedVersions()
+        #expect(versions["fx-dep"] == "2.0-1")
+        #expect(agent.isRunning, "the agent must survive the job")
+    }
+
+    @Test func unreachableAgentIsAClearError() throws {
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        let result = try run(TestEnvironment.binary("copa"),
+                             ["patch", "--agent", "tcp://127.0.0.1:1", "-i", "oci:/nonexistent:x", "-r", report])
+        #expect(result.status == 4)
+        #expect(result.stderr.contains("did not answer"))
+    }
+}

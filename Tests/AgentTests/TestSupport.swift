@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+
+/// Paths and services the integration tests use. `scripts/test` builds the
+/// fixtures, starts the registry and repository server and exports these.
+enum TestEnvironment {
+    static let repositoryRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+
+    static func variable(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw TestSetupError(message: "\(name) is not set: run the tests with scripts/test, which builds the fixtures and starts the services")
+        }
+        return value
+    }
+
+    static var fixtures: String { get throws { try variable("COPA_TEST_FIXTURES") } }
+    static var registry: String { get throws { try variable("COPA_TEST_REGISTRY") } }
+    static var repoURL: String { get throws { try variable("COPA_TEST_REPO_URL") } }
+
+    /// A binary built by `swift build` for this package.
+    static func binary(_ name: String) -> String {
+        repositoryRoot.appendingPathComponent(".build/debug/\(name)").path
+    }
+
+    /// A private copy of the fixture layout, so tests never change the shared one.
+    static func copyFixtureLayout() throws -> String {
+        let directory = try temporaryDirectory()
+        let copy = directory + "/layout"
+        try run("/bin/cp", ["-a", try fixtures + "/images/layout", copy]).check()
+        return copy
+    }
+
+    static func temporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("copa-test-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+struct TestSetupError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+struct CommandResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+    let command: String
+
+    @discardableResult
+    func check() throws -> CommandResult {
+        guard status == 0 else {
+            throw TestSetupError(message: "\(command) exited \(status)\nstdout: \(stdout)\nstderr: \(stderr)")
+        }
+        return self
+    }
+}
+
+/// Runs a program with an argument array and collects its output.
+@discardableResult
+func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env.merge(environment) { $1 }
+    process.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes concurrently so a chatty child cannot block on a full pipe.
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self),
+                         command: ([executable] + arguments).joined(separator: " "))
+}
+
+/// Reads a patched image back with independent tools: umoci unpacks it and
+/// dpkg reads its database.
+struct UnpackedImage {
+    let rootfs: String
+
+    static func unpack(layout: String, tag: String) throws -> UnpackedImage {
+        let bundle = try TestEnvironment.temporaryDirectory() + "/bundle"
+        try run("/usr/bin/umoci", ["unpack", "--image", "\(layout):\(tag)", bundle]).check()
+        return UnpackedImage(rootfs: bundle + "/rootfs")
+    }
+
+    /// `dpkg-query` over the image's database: package → version.
+    func installedVersions() throws -> [String: String] {
+        let result = try run("/usr/bin/dpkg-query", ["--admindir=\(rootfs)/var/lib/dpkg", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n"]).check()
+        var versions: [String: String] = [:]
+        for line in result.stdout.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            guard words.count >= 3, words[2].hasPrefix("ii") else { continue }
+            versions[String(words[0])] = String(words[1])
+        }
+        return versions
+    }
+
+    func contents(_ path: String) -> String? {
+        try? String(contentsOfFile: rootfs + "/" + path, encoding: .utf8)
+    }
+
+    func exists(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: rootfs + "/" + path)
+    }
+}
+
+/// `skopeo inspect` of an image: its layer digests.
+func skopeoLayers(_ reference: String) throws -> [String] {
+    let result = try run("/usr/bin/skopeo", ["inspect", "--tls-verify=false", reference]).check()
+    let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+    return object?["Layers"] as? [String] ?? []
+}
+
+/// The digest of an image's manifest as skopeo computes it.
+func skopeoDigest(_ reference: String) throws -> String {
+    let result = try run("/usr/bin/skopeo", ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", reference]).check()
+    return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+@testable import Engine
+
+@Suite struct OCILayoutTests {
+    typealias Support = ImageIOTestSupport
+
+    @Test func readsAnImageUmociBuilt() async throws {
+        let directory = try Support.temporaryDirectory("layout-read") + "/image"
+        try Support.makeUmociImage(layout: directory, tag: "v1", files: ["etc/hello.txt": "hello from umoci\n"])
+        let layout = try OCILayout.open(at: directory)
+        let image = try await LayoutImageSource(layout: layout, tag: "v1").resolve(platform: .host)
+
+        let inspected = try Support.skopeoInspect("oci:\(directory):v1")
+        #expect(inspected["Digest"] as? String == image.descriptor.digest.description)
+        #expect(inspected["Layers"] as? [String] == image.layers.map(\.digest.description))
+        #expect(image.family == .oci)
+        #expect(try image.config.diffIDs().count == image.layers.count)
+        #expect(image.config.os == "linux")
+
+        // Every layer streams out and verifies; a single image resolves without a tag too.
+        for layer in image.layers {
+            let bytes = try await Support.fetch(layer, from: LayoutImageSource(layout: layout, tag: "v1"))
+            #expect(Digest.sha256(bytes) == layer.digest)
+        }
+        let untagged = try await LayoutImageSource(layout: layout, tag: nil).resolve(platform: .host)
+        #expect(untagged.descriptor.digest == image.descriptor.digest)
+        await #expect(throws: EngineError.self) {
+            _ = try await LayoutImageSource(layout: layout, tag: "missing").resolve(platform: .host)
+        }
+    }
+
+    @Test func writtenLayoutIsReadBySkopeoAndUmoci() async throws {
+        let root = try Support.temporaryDirectory("layout-write")
+        try Support.makeUmociImage(layout: root + "/src", tag: "base", files: ["usr/share/doc/note": "patched content\n"])
+        let source = LayoutImageSource(layout: try OCILayout.open(at: root + "/src"), tag: "base")
+        let image = try await source.resolve(platform: .host)
+
+        // Copy into a new layout through the seam, with a changed config.
+        let destination = LayoutImageDestination(layout: try OCILayout.create(at: root + "/out"))
+        let report = try await copyMissingBlobs(from: source, to: destination, descriptors: image.layers)
+        #expect(report.copied.count == image.layers.count)
+        var config = image.config
+        try config.appendHistory(.init(created: "2025-01-01T00:00:00Z", createdBy: "test", comment: "relabelled"))
+        let configBytes = config.canonicalBytes()
+        let configDescriptor = Descriptor(of: configBytes, mediaType: .ociConfig)
+        try await destination.putBlob(configDescriptor, bytes: configBytes)
+        let manifest = ImageManifest(config: configDescriptor, layers: image.layers)
+        let written = try await destination.putManifest(try manifest.canonicalBytes(), mediaType: .ociManifest, tag: "patched")
+
+        let inspected = try Support.skopeoInspect("oci:\(root)/out:patched")
+        #expect(inspected["Digest"] as? String == written.digest.description)
+        let raw = try Support.skopeo(["inspect", "--raw", "oci:\(root)/out:patched"])
+        #expect(Digest.sha256(Array(raw)) == written.digest)
+        let rawConfig = try Support.skopeo(["inspect", "--raw", "--config", "oci:\(root)/out:patched"])
+        #expect(Array(rawConfig) == configBytes)
+
+        let bundle = root + "/bundle"
+        try Support.run("/usr/bin/umoci", ["unpack", "--rootless", "--image", "\(root)/out:patched", bundle])
+        let content = try String(contentsOfFile: bundle + "/rootfs/usr/share/doc/note", encoding: .utf8)
+        #expect(content == "patched content\n")
+
+        // A second copy finds everything present.
+        let again = try await copyMissingBlobs(from: source, to: destination, descriptors: image.layers)
+        #expect(again.skipped.count == image.layers.count)
+        #expect(again.copied.isEmpty)
+    }
+
+    @Test func setManifestReplacesOnlyTheSameTag() throws {
+        let layout = try OCILayout.create(at: try Support.temporaryDirectory("layout-tags") + "/l")
+        let first = try layout.writeBlob(Array("{\"a\":1}".utf8), mediaType: .ociManifest)
+        let second = try layout.writeBlob(Array("{\"a\":2}".utf8), mediaType: .ociManifest)
+        try layout.setManifest(first, tag: "one")
+        try layout.setManifest(first, tag: "also-one")
+        try layout.setManifest(second, tag: "one")
+        try layout.setManifest(second, tag: nil)
+        try layout.setManifest(second, tag: nil)
+        let entries = try layout.readIndex().manifests
+        #expect(entries.count == 3)
+        #expect(try layout.entry(tag: "one").digest == second.digest)
+        #expect(try layout.entry(tag: "also-one").digest == first.digest)
+        #expect(entries.filter { $0.refName == nil }.count == 1)
+        #expect(throws: EngineError.self) { try layout.entry(tag: nil) }
+        let onDisk = try JSONValue(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: layout.path + "/oci-layout"))))
+        #expect(onDisk["imageLayoutVersion"] == .string("1.0.0"))
+    }
+
+    @Test func blobWritesAreVerifiedAndAtomic() throws {
+        let layout = try OCILayout.create(at: try Support.temporaryDirectory("layout-blobs") + "/l")
+        let payload = Array(repeating: UInt8(7), count: 100_000)
+        let good = Descriptor(of: payload, mediaType: .ociLayer)
+        try layout.writeBlob(from: MemorySource(payload), expected: good)
+        #expect(layout.hasBlob(good))
+        #expect(try layout.readBlob(good) == payload)
+
+        let lie = Descriptor(mediaType: .ociLayer, digest: .sha256([1, 2, 3]), size: Int64(payload.count))
+        #expect(throws: EngineError.self) { try layout.writeBlob(from: MemorySource(payload), expected: lie) }
+        #expect(!FileManager.default.fileExists(atPath: layout.blobPath(lie.digest)))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: layout.path).filter { $0.hasPrefix(".tmp-") }
+        #expect(leftovers.isEmpty)
+
+        // A blob corrupted on disk is caught when read.
+        try Data([9, 9, 9]).write(to: URL(fileURLWithPath: layout.blobPath(good.digest)))
+        #expect(throws: EngineError.self) { try layout.readBlob(good) }
+        #expect(throws: EngineError.self) { try OCILayout.open(at: layout.path + "/nope") }
+    }
+
+    @Test func nestedIndexResolvesToThePlatform() async throws {
+        let root = try Support.temporaryDirectory("layout-nested")
+        try Support.makeUmociImage(layout: root + "/l", tag: "amd", files: ["arch": "amd64\n"], architecture: "amd64")
+        try Support.makeUmociImage(layout: root + "/l", tag: "arm", files: ["arch": "arm64\n"], architecture: "arm64")
+        let layout = try OCILayout.open(at: root + "/l")
+        var amd = try layout.entry(tag: "amd")
+        var arm = try layout.entry(tag: "arm")
+        amd.refName = nil
+        arm.refName = nil
+        amd.platform = try Platform(parsing: "linux/amd64")
+        arm.platform = try Platform(parsing: "linux/arm64/v8")
+        let index = ImageIndex(manifests: [amd, arm])
+        let indexDescriptor = try layout.writeBlob(try index.canonicalBytes(), mediaType: .ociIndex)
+        try layout.setManifest(indexDescriptor, tag: "multi")
+
+        let image = try await LayoutImageSource(layout: layout, tag: "multi").resolve(platform: try Platform(parsing: "linux/arm64"))
+        #expect(image.config.architecture == "arm64")
+        #expect(image.descriptor.digest == arm.digest)
+        #expect(image.index?.digest == indexDescriptor.digest)
+        await #expect(throws: EngineError.self) {
+            _ = try await LayoutImageSource(layout: layout, tag: "multi").resolve(platform: try Platform(parsing: "linux/s390x"))
+        }
+        // skopeo reads the same index and picks the same arm64 image.
+        let chosen = try Support.skopeoInspect("oci:\(root)/l:multi", global: ["--override-arch", "arm64"])
+        #expect(chosen["Architecture"] as? String == "arm64")
+        #expect(chosen["Layers"] as? [String] == image.layers.map(\.digest.description))
+    }
+}

@@ -24,7 +24,9 @@ public struct MD5: Sendable {
             base += take
             count -= take
             guard pending.count == 64 else { return }
-            pending.withUnsafeBytes { compress($0.baseAddress.unsafelyUnwrapped) }
+            pending.withUnsafeBytes { block in
+                if let start = block.baseAddress { compress(start) }
+            }
             pending.removeAll(keepingCapacity: true)
         }
         while count >= 64 {

@@ -130,7 +130,7 @@ extension AptSource {
 private struct SourceSettings {
     /// deb822 field names (lower-cased) whose one-line option name differs.
     static let oneLineName = [
-        "architectures": "arch", "languages": "lang", "targets": "target", "signed-by": "signed-by",
+        "architectures": "arch", "languages": "lang", "targets": "target",
     ]
 
     var architectures: [String] = []

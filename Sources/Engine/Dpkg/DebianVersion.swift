@@ -122,9 +122,7 @@ extension UInt8 {
 
     /// C `isspace` in the C locale, which is what dpkg uses.
     var isDpkgSpace: Bool { self == 0x20 || (self >= 0x09 && self <= 0x0D) }
-}
 
-extension UInt8 {
     /// Policy 5.6.12: alphanumerics and `. + - ~ :` (the last two only where
     /// an epoch or revision was split off, which the split guarantees).
     fileprivate var isUpstreamCharacter: Bool {

@@ -62,31 +62,44 @@ extension DpkgDatabase {
     /// Records count as installed, since dpkg-query printed them.
     public init(queryListing text: String) throws {
         var records: [[ControlField]] = []
-        var lineNumber = 0
-        for line in text.textLines {
-            lineNumber += 1
-            let trimmed = String(line).trimmingDpkgSpace()
-            if trimmed.isEmpty { continue }
-            guard let colon = trimmed.firstIndex(of: ":") else {
-                throw Self.listingError(lineNumber, "'\(trimmed)' is not a 'Field: value' line")
-            }
-            let name = String(trimmed[..<colon])
-            let value = String(trimmed[trimmed.index(after: colon)...]).trimmingDpkgSpace()
+        for (offset, line) in text.textLines.enumerated() {
             do {
-                let field = try ControlField(name: name, value: value)
-                if ControlParagraph.key(name) == "version" { _ = try DebianVersion(value) }
-                if ControlParagraph.key(name) == "package" || records.isEmpty {
-                    records.append([])
-                }
-                records[records.count - 1].append(field)
+                try Self.addListingLine(line, to: &records)
             } catch let error as EngineError {
-                throw Self.listingError(lineNumber, error.message)
+                throw EngineError(.invalidInput, "dpkg-query listing, line \(offset + 1): \(error.message)")
             }
         }
         let entries = try records.map { fields in
             try Self.entry(try ControlParagraph(fields), defaultStatus: .installed, file: nil)
         }
         self.init(layout: .queryListing, entries: entries)
+    }
+
+    private static func addListingLine(_ line: Substring, to records: inout [[ControlField]]) throws {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        if let first = line.first, blank(first), line.contains(where: { !blank($0) }) {
+            // A folded value (Policy 5.1), as `${Description}` or `${Conffiles}` print.
+            guard let record = records.indices.last, let field = records[record].indices.last else {
+                throw EngineError(.invalidInput, "a continuation line has no field before it")
+            }
+            records[record][field].value += "\n" + line
+            return
+        }
+        let trimmed = String(line).trimmingDpkgSpace()
+        if trimmed.isEmpty { return }
+        guard let colon = trimmed.firstIndex(of: ":") else {
+            throw EngineError(.invalidInput, "'\(trimmed)' is not a 'Field: value' line")
+        }
+        let name = String(trimmed[..<colon])
+        let value = String(trimmed[trimmed.index(after: colon)...]).trimmingDpkgSpace()
+        let field = try ControlField(name: name, value: value)
+        if ControlParagraph.namesMatch(name, "Version") { _ = try DebianVersion(value) }
+        if ControlParagraph.namesMatch(name, "Package") || records.isEmpty {
+            records.append([])
+        } else if records[records.count - 1].contains(where: { ControlParagraph.namesMatch($0.name, name) }) {
+            throw EngineError(.invalidInput, "field '\(name)' appears twice in one record; each record must start with a Package line")
+        }
+        records[records.count - 1].append(field)
     }
 
     /// Reads `root/var/lib/dpkg/status`, or `root/var/lib/dpkg/status.d/` when
@@ -126,10 +139,6 @@ extension DpkgDatabase {
             paragraph: paragraph, package: package, name: name,
             architecture: paragraph["Architecture"] ?? "",
             multiArch: (try? MultiArch(field: paragraph["Multi-Arch"])) ?? .no, file: file)
-    }
-
-    private static func listingError(_ line: Int, _ reason: String) -> EngineError {
-        EngineError(.invalidInput, "dpkg-query listing, line \(line): \(reason)")
     }
 
     private static func readText(_ url: URL) throws -> String {

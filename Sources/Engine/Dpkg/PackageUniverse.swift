@@ -5,9 +5,9 @@ public enum MultiArch: String, Sendable, Hashable, CaseIterable {
     case foreign
     case allowed
 
-    /// Reads the field value; an absent field means `no`.
+    /// Reads the field value; an absent (or empty, as dpkg-query prints it) field means `no`.
     public init(field: String?) throws {
-        guard let field else {
+        guard let field, !field.isEmpty else {
             self = .no
             return
         }

@@ -8,12 +8,16 @@ public struct BlobCopyReport: Sendable, Hashable {
     public var mounted: [Digest] = []
     /// Streamed from the source.
     public var copied: [Digest] = []
+    /// Non-distributable (foreign) layers with URLs, left where they are.
+    public var foreign: [Digest] = []
     public init() {}
 }
 
 /// Makes every blob in `descriptors` present in `destination`: skips those it
 /// has, mounts those it can (same registry), streams the rest through a temp
-/// file in `scratchDirectory`. Blobs go one at a time, so memory stays flat and
+/// file in `scratchDirectory`. Foreign layers that name URLs are not copied:
+/// image-spec layer.md "Non-distributable layers" says they are fetched from
+/// those URLs, and registries may refuse them. Blobs go one at a time, so memory stays flat and
 /// a failure names the blob that failed.
 @discardableResult
 public func copyMissingBlobs(from source: any ImageSource, to destination: any ImageDestination,
@@ -22,6 +26,10 @@ public func copyMissingBlobs(from source: any ImageSource, to destination: any I
     var seen: Set<Digest> = []
     for descriptor in descriptors where seen.insert(descriptor.digest).inserted {
         try Task.checkCancellation()
+        if descriptor.mediaType.isForeignLayer, !(descriptor.urls ?? []).isEmpty {
+            report.foreign.append(descriptor.digest)
+            continue
+        }
         if try await destination.hasBlob(descriptor) {
             report.skipped.append(descriptor.digest)
             continue

@@ -23,7 +23,7 @@ struct PatchJob {
         let probe = try await step("probe") { try ImageProbe(layers: base.baseLayers, cache: cache) }
         try probe.checkSupported()
         await reporter.log(.info, "image: \(probe.osRelease.prettyName), \(probe.database.installed.count) packages (\(probe.databaseLayout))")
-        let carriedOver = try await step("previous-patch") { try carriedOverPackages(base, probe: probe) }
+        let carriedOver = try await step("previous-patch") { try await carriedOverPackages(base, probe: probe) }
         let architecture = try DebianArchitectureName(request.platform)
         let available = try await step("repositories") {
             try await RepositoryLoader(fetcher: fetcher, scratch: scratch, reporter: reporter)
@@ -100,7 +100,7 @@ struct PatchJob {
 
     /// Packages an earlier patch layer of ours installed or changed: they are
     /// installed again so replacing that layer loses none of its fixes.
-    private func carriedOverPackages(_ base: PatchBase, probe: ImageProbe) throws -> [Resolver.CarriedOver] {
+    private func carriedOverPackages(_ base: PatchBase, probe: ImageProbe) async throws -> [Resolver.CarriedOver] {
         guard base.previousPatch != nil else { return [] }
         let current = try ImageProbe(layers: base.baseLayers + [base.previousPatch].compactMap { $0 }, cache: cache)
         var carried: [Resolver.CarriedOver] = []

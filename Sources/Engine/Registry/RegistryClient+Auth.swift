@@ -64,7 +64,7 @@ extension RegistryClient {
         do {
             response = try await http.execute(request, timeout: .seconds(60))
         } catch {
-            throw EngineError(.registry, "cannot reach the token service \(components.host ?? realm) for registry \(registry)", underlying: error)
+            throw EngineError(.io, "cannot reach the token service \(components.host ?? realm) for registry \(registry)", underlying: error)
         }
         let body = try await Self.collect(response, limit: 1 << 20)
         guard response.status == .ok else {

@@ -58,7 +58,7 @@ extension RegistryClient {
         } catch let error as EngineError {
             throw error
         } catch {
-            throw EngineError(.registry, "the download of blob \(descriptor.digest) from \(repository) was cut off", underlying: error)
+            throw EngineError(.io, "the download of blob \(descriptor.digest) from \(repository) was cut off", underlying: error)
         }
         try hasher.verify(descriptor)
         try sink.finish()

@@ -27,7 +27,6 @@ extension RegistryClient {
         let query = "mount=\(Self.queryEscaped(digest.description))&from=\(Self.queryEscaped(source))"
         let request = RegistryRequest(
             method: .POST, url: "\(baseURL(for: repository.registry))/v2/\(repository.name)/blobs/uploads/?\(query)",
-            headers: ["Content-Length": "0"],
             registry: repository.registry, scopes: [repository.pushScope, "repository:\(source):pull"],
             operation: "mount of blob \(digest) from \(source) into \(repository.name)")
         let response = try await send(request, timeout: configuration.requestTimeout)
@@ -59,7 +58,7 @@ extension RegistryClient {
                         body: @escaping @Sendable () -> HTTPClientRequest.Body) async throws {
         let base = baseURL(for: repository.registry)
         let start = RegistryRequest(
-            method: .POST, url: "\(base)/v2/\(repository.name)/blobs/uploads/", headers: ["Content-Length": "0"],
+            method: .POST, url: "\(base)/v2/\(repository.name)/blobs/uploads/",
             registry: repository.registry, scopes: [repository.pushScope],
             operation: "upload of blob \(descriptor.digest) to \(repository.name)")
         let opened = try await send(start, timeout: configuration.requestTimeout)
@@ -75,7 +74,8 @@ extension RegistryClient {
         var finish = start
         finish.method = .PUT
         finish.url = uploadURL + separator + "digest=" + Self.queryEscaped(descriptor.digest.description)
-        finish.headers = ["Content-Type": "application/octet-stream", "Content-Length": String(descriptor.size)]
+        // The HTTP client sets Content-Length from the body's known length.
+        finish.headers = ["Content-Type": "application/octet-stream"]
         finish.body = body
         let response = try await send(finish, timeout: configuration.blobTimeout)
         guard response.status == .created else {
@@ -95,7 +95,7 @@ extension RegistryClient {
             method: .PUT, url: "\(baseURL(for: repository.registry))/v2/\(repository.name)/manifests/\(reference)",
             registry: repository.registry, scopes: [repository.pushScope],
             operation: "push of manifest \(repository.name):\(reference)")
-        request.headers = ["Content-Type": mediaType.rawValue, "Content-Length": String(bytes.count)]
+        request.headers = ["Content-Type": mediaType.rawValue]
         request.body = { .bytes(bytes) }
         let response = try await send(request, timeout: configuration.requestTimeout)
         guard response.status == .created else {

@@ -117,7 +117,7 @@ extension RegistryClient {
         do {
             return try await self.http.execute(http, timeout: timeout)
         } catch {
-            throw EngineError(.registry, "cannot reach registry \(request.registry) for \(request.operation) (\(request.url))", underlying: error)
+            throw EngineError(.io, "cannot reach registry \(request.registry) for \(request.operation) (\(request.url))", underlying: error)
         }
     }
 
@@ -129,7 +129,7 @@ extension RegistryClient {
         } catch let error as NIOTooManyBytesError {
             throw EngineError(.registry, "a registry response was larger than the \(limit)-byte limit", underlying: error)
         } catch {
-            throw EngineError(.registry, "a registry response was cut off", underlying: error)
+            throw EngineError(.io, "a registry response was cut off", underlying: error)
         }
     }
 }

@@ -49,7 +49,7 @@ struct ArmoredKeyTests {
             (error as? EngineError)?.message.contains("CRC24") == true
         }
         #expect {
-            try ArmoredKey.dearmor(good.replacingOccurrences(of: "aGVsbG8=", with: "aGVsbG9="))
+            try ArmoredKey.dearmor(good.replacingOccurrences(of: "aGVsbG8=", with: "aGVsbW8="))
         } throws: { error in
             (error as? EngineError)?.message.contains("CRC24") == true
         }

@@ -19,6 +19,7 @@ struct ControlFileTests {
         Package: other
         Version: 2
 
+
         """
 
     @Test func roundTripsTheMachineStatusFileByteForByte() throws {

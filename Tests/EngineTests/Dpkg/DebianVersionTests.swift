@@ -98,7 +98,11 @@ struct DebianVersionTests {
     @Test func sortsAListAsDpkgWould() throws {
         let texts = ["1.0", "1.0~rc1", "1.0+b1", "0:0.9", "1:0.1", "1.0-1", "1.0a", "1.0~~"]
         let sorted = try texts.map(DebianVersion.init).sorted().map(\.description)
-        #expect(sorted == ["0:0.9", "1.0~~", "1.0~rc1", "1.0", "1.0-1", "1.0+b1", "1.0a", "1:0.1"])
+        #expect(sorted == ["0:0.9", "1.0~~", "1.0~rc1", "1.0", "1.0-1", "1.0a", "1.0+b1", "1:0.1"])
+        for (lower, higher) in zip(sorted, sorted.dropFirst()) {
+            let outcome = try DpkgTestSupport.run("/usr/bin/dpkg", ["--compare-versions", lower, "lt", higher])
+            #expect(outcome.status == 0, "dpkg disagrees that \(lower) < \(higher)")
+        }
     }
 
     static let invalid = [

@@ -41,6 +41,7 @@ struct DpkgDatabaseTests {
         Source: tool-src
         Version: 5
 
+
         """
 
     @Test func readsTheSharedDpkgQueryListing() throws {
@@ -59,6 +60,29 @@ struct DpkgDatabaseTests {
         } throws: { error in
             let message = (error as? EngineError)?.message ?? ""
             return message.contains("line 2") && message.contains("a.b.c.d") && message.contains("start with a digit")
+        }
+    }
+
+    /// A listing straight from dpkg-query (no blank lines, folded
+    /// descriptions) reads the same as the status file it came from.
+    @Test func readsARealDpkgQueryListing() throws {
+        let listing = try DpkgTestSupport.output("/usr/bin/dpkg-query", [
+            "-W", "-f",
+            "Package: ${Package}\nArchitecture: ${Architecture}\nMulti-Arch: ${Multi-Arch}\nVersion: ${Version}\nStatus: ${Status}\nDescription: ${Description}\n",
+        ])
+        let fromListing = try DpkgDatabase(queryListing: listing)
+        let fromStatus = try DpkgDatabase(statusFile: try DpkgTestSupport.readText("/var/lib/dpkg/status"))
+        #expect(fromListing.installed.map(\.qualifiedName) == fromStatus.installed.map(\.qualifiedName))
+        #expect(fromListing.installed.map(\.version) == fromStatus.installed.map(\.version))
+        // dpkg-query drops blanks at line ends; the folded lines are otherwise the same.
+        func lines(_ package: InstalledPackage) -> [String] {
+            (package.paragraph["Description"] ?? "").split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }
+        }
+        #expect(fromListing.installed.map(lines) == fromStatus.installed.map(lines))
+        #expect {
+            try DpkgDatabase(queryListing: "Package: a\nVersion: 1\nVersion: 2\n")
+        } throws: { error in
+            (error as? EngineError)?.message.contains("line 3") == true
         }
     }
 

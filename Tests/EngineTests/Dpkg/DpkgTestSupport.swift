@@ -18,22 +18,25 @@ enum DpkgTestSupport {
     }
 
     /// Runs a tool and returns its exit status and output, whatever the status.
-    /// stderr goes to a file so a chatty tool cannot block on a full pipe.
+    /// stdin comes from a file and stderr goes to one, so neither side can
+    /// block on a full pipe while the other is being drained.
     static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> Outcome {
-        let errorPath = FileManager.default.temporaryDirectory.path + "/copa-dpkg-stderr-\(UInt32.random(in: .min ... .max))"
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: errorPath) }
+        let base = FileManager.default.temporaryDirectory.path + "/copa-dpkg-\(UInt32.random(in: .min ... .max))"
+        let errorPath = base + ".stderr", inputPath = base + ".stdin"
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: inputPath, contents: input ?? Data())
+        defer {
+            try? FileManager.default.removeItem(atPath: errorPath)
+            try? FileManager.default.removeItem(atPath: inputPath)
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle(forWritingAtPath: errorPath)
-        let stdin = Pipe()
-        process.standardInput = stdin
+        process.standardInput = FileHandle(forReadingAtPath: inputPath)
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(input) }
-        try stdin.fileHandleForWriting.close()
         let output = stdout.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let errorOutput = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""

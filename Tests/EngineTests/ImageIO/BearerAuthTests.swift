@@ -12,6 +12,7 @@ import Testing
 
     @Test func pushPullAndMountWithTokens() async throws {
         let directory = try Support.temporaryDirectory("bearer")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let tokens = try TokenService.start(directory: directory)
         defer { tokens.stop() }
         let registry = try AuthRegistry.start(auth: """
@@ -23,7 +24,9 @@ import Testing
             """)
         defer { registry.stop() }
 
-        let layout = try Support.temporaryDirectory("bearer-image") + "/image"
+        let layoutRoot = try Support.temporaryDirectory("bearer-image")
+        defer { try? FileManager.default.removeItem(atPath: layoutRoot) }
+        let layout = layoutRoot + "/image"
         try Support.makeUmociImage(layout: layout, tag: "v1", files: ["etc/token": "behind a token\n"])
         let source = LayoutImageSource(layout: try OCILayout.open(at: layout), tag: "v1")
         let image = try await source.resolve(platform: .host)
@@ -55,92 +58,68 @@ import Testing
     }
 }
 
-/// A minimal HTTP token service on a loopback port, one request per
-/// connection, served by a thread of its own until `stop()`.
+/// A token service: signs ES256 JWTs (with openssl) for the key the
+/// registry trusts, checks Basic credentials, and records the scopes asked for.
 final class TokenService: Sendable {
     struct Request: Sendable {
         var authenticated: Bool
         var scopes: [String]
     }
 
-    let port: Int
-    private let listener: Int32
     private let directory: String
     private let keyID: String
-    private let log = Mutex<[Request]>([])
+    private let server = Mutex<LoopbackHTTPServer?>(nil)
 
-    var requests: [Request] { log.withLock { $0 } }
+    var port: Int { server.withLock { $0?.port ?? 0 } }
 
-    private init(port: Int, listener: Int32, directory: String, keyID: String) {
-        self.port = port
-        self.listener = listener
+    /// Every token request so far.
+    var requests: [Request] {
+        (server.withLock { $0?.requests } ?? []).map { request in
+            let scopes = URLComponents(string: "http://token" + request.target)?.queryItems?
+                .filter { $0.name == "scope" }.compactMap(\.value) ?? []
+            return Request(authenticated: Self.isAuthenticated(request), scopes: scopes)
+        }
+    }
+
+    private init(directory: String, keyID: String) {
         self.directory = directory
         self.keyID = keyID
     }
 
-    /// Makes the signing key and certificate in `directory`, binds a port and starts serving.
+    /// Makes the signing key and certificate in `directory` and starts serving.
     static func start(directory: String) throws -> TokenService {
         let openssl = "/usr/bin/openssl"
         try ImageIOTestSupport.run(openssl, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", directory + "/key.pem"])
         try ImageIOTestSupport.run(openssl, ["req", "-x509", "-new", "-key", directory + "/key.pem", "-subj", "/CN=copa-issuer",
                                              "-days", "2", "-out", directory + "/cert.pem"])
         let publicKey = try ImageIOTestSupport.run(openssl, ["pkey", "-in", directory + "/key.pem", "-pubout", "-outform", "DER"])
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(listener, pointer, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw ImageIOTestSupport.ToolFailure(description: "the token service could not listen on loopback") }
-        let service = TokenService(port: Int(UInt16(bigEndian: address.sin_port)), listener: listener,
-                                   directory: directory, keyID: libtrustKeyID(Array(publicKey)))
-        Thread.detachNewThread { service.serve() }
+        let service = TokenService(directory: directory, keyID: libtrustKeyID(Array(publicKey)))
+        let server = try LoopbackHTTPServer { request in service.answer(request) }
+        service.server.withLock { $0 = server }
         return service
     }
 
     func stop() {
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
+        server.withLock { $0?.stop() }
     }
 
-    private func serve() {
-        while true {
-            let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { return }
-            handle(connection)
-            close(connection)
-        }
+    private static func isAuthenticated(_ request: LoopbackHTTPServer.Request) -> Bool {
+        let expected = "Basic " + Data("\(AuthRegistry.user):\(AuthRegistry.password)".utf8).base64EncodedString()
+        return request.header("Authorization") == expected
     }
 
-    private func handle(_ connection: Int32) {
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while !received.ends(with: Array("\r\n\r\n".utf8)) {
-            let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, 4096, 0) }
-            guard count > 0 else { return }
-            received += buffer.prefix(count)
+    private func answer(_ request: LoopbackHTTPServer.Request) -> LoopbackHTTPServer.Response {
+        let authenticated = Self.isAuthenticated(request)
+        if request.header("Authorization") != nil && !authenticated {
+            return .init(status: "401 Unauthorized")
         }
-        let lines = String(decoding: received, as: UTF8.self).components(separatedBy: "\r\n")
-        let target = lines.first?.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
-        let scopes = URLComponents(string: "http://token" + target)?.queryItems?.filter { $0.name == "scope" }.compactMap(\.value) ?? []
-        let expected = "authorization: basic " + Data("\(AuthRegistry.user):\(AuthRegistry.password)".utf8).base64EncodedString().lowercased()
-        let authenticated = lines.contains { $0.lowercased() == expected }
-        let presented = lines.contains { $0.lowercased().hasPrefix("authorization:") }
-        log.withLock { $0.append(Request(authenticated: authenticated, scopes: scopes)) }
-        let response: String
-        if presented && !authenticated {
-            response = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        } else if let token = try? token(scopes: authenticated ? scopes : []) {
-            let body = "{\"token\":\"\(token)\",\"expires_in\":300}"
-            response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-        } else {
-            response = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        let scopes = URLComponents(string: "http://token" + request.target)?.queryItems?
+            .filter { $0.name == "scope" }.compactMap(\.value) ?? []
+        guard let token = try? token(scopes: authenticated ? scopes : []) else {
+            return .init(status: "500 Internal Server Error")
         }
-        _ = Array(response.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, 0) }
+        return .init(status: "200 OK", headers: ["Content-Type": "application/json"],
+                     body: "{\"token\":\"\(token)\",\"expires_in\":300}")
     }
 
     /// An ES256 JWT in the shape docker-registry's token auth verifies
@@ -213,11 +192,5 @@ final class TokenService: Sendable {
             rest = rest.dropFirst(4)
         }
         return groups.joined(separator: ":")
-    }
-}
-
-private extension Array where Element == UInt8 {
-    func ends(with suffix: [UInt8]) -> Bool {
-        count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
     }
 }

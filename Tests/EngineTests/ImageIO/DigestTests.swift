@@ -27,7 +27,9 @@ import Testing
 
     @Test func sha256MatchesSha256sum() throws {
         let bytes = Array("the quick brown fox\n".utf8)
-        let path = try ImageIOTestSupport.temporaryDirectory("digest") + "/data"
+        let pathRoot = try ImageIOTestSupport.temporaryDirectory("digest")
+        defer { try? FileManager.default.removeItem(atPath: pathRoot) }
+        let path = pathRoot + "/data"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let output = String(decoding: try ImageIOTestSupport.run("/usr/bin/sha256sum", [path]), as: UTF8.self)
         let expected = String(output.prefix(64))

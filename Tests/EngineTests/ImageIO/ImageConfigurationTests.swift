@@ -16,6 +16,7 @@ import Testing
     @Test func canonicalBytesMatchPythonSortedCompactDump() throws {
         let config = try ImageConfiguration(bytes: Array(Self.dockerConfig.utf8))
         let directory = try ImageIOTestSupport.temporaryDirectory("config")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let input = directory + "/config.json"
         try Data(Self.dockerConfig.utf8).write(to: URL(fileURLWithPath: input))
         // Python re-prints floats, so compare on a document without them.

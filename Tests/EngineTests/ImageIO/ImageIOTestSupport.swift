@@ -14,7 +14,7 @@ enum ImageIOTestSupport {
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> Data {
         let errorPath = FileManager.default.temporaryDirectory.path + "/copa-imageio-stderr-\(UInt32.random(in: .min ... .max))"
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errorPath) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -74,6 +74,7 @@ enum ImageIOTestSupport {
         }
     }
 
+    @discardableResult
     static func skopeo(_ arguments: [String]) throws -> Data {
         try run("/usr/bin/skopeo", arguments)
     }

@@ -6,7 +6,9 @@ import Testing
     typealias Support = ImageIOTestSupport
 
     @Test func readsAnImageUmociBuilt() async throws {
-        let directory = try Support.temporaryDirectory("layout-read") + "/image"
+        let directoryRoot = try Support.temporaryDirectory("layout-read")
+        defer { try? FileManager.default.removeItem(atPath: directoryRoot) }
+        let directory = directoryRoot + "/image"
         try Support.makeUmociImage(layout: directory, tag: "v1", files: ["etc/hello.txt": "hello from umoci\n"])
         let layout = try OCILayout.open(at: directory)
         let image = try await LayoutImageSource(layout: layout, tag: "v1").resolve(platform: .host)
@@ -32,6 +34,7 @@ import Testing
 
     @Test func writtenLayoutIsReadBySkopeoAndUmoci() async throws {
         let root = try Support.temporaryDirectory("layout-write")
+        defer { try? FileManager.default.removeItem(atPath: root) }
         try Support.makeUmociImage(layout: root + "/src", tag: "base", files: ["usr/share/doc/note": "patched content\n"])
         let source = LayoutImageSource(layout: try OCILayout.open(at: root + "/src"), tag: "base")
         let image = try await source.resolve(platform: .host)
@@ -67,7 +70,9 @@ import Testing
     }
 
     @Test func setManifestReplacesOnlyTheSameTag() throws {
-        let layout = try OCILayout.create(at: try Support.temporaryDirectory("layout-tags") + "/l")
+        let root = try Support.temporaryDirectory("layout-tags")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let layout = try OCILayout.create(at: root + "/l")
         let first = try layout.writeBlob(Array("{\"a\":1}".utf8), mediaType: .ociManifest)
         let second = try layout.writeBlob(Array("{\"a\":2}".utf8), mediaType: .ociManifest)
         try layout.setManifest(first, tag: "one")
@@ -86,7 +91,9 @@ import Testing
     }
 
     @Test func blobWritesAreVerifiedAndAtomic() throws {
-        let layout = try OCILayout.create(at: try Support.temporaryDirectory("layout-blobs") + "/l")
+        let root = try Support.temporaryDirectory("layout-blobs")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let layout = try OCILayout.create(at: root + "/l")
         let payload = Array(repeating: UInt8(7), count: 100_000)
         let good = Descriptor(of: payload, mediaType: .ociLayer)
         try layout.writeBlob(from: MemorySource(payload), expected: good)
@@ -105,8 +112,23 @@ import Testing
         #expect(throws: EngineError.self) { try OCILayout.open(at: layout.path + "/nope") }
     }
 
+    @Test func foreignLayersAreLeftWhereTheyAre() async throws {
+        let root = try Support.temporaryDirectory("layout-foreign")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = try OCILayout.create(at: root + "/src")
+        let destination = try OCILayout.create(at: root + "/dst")
+        let foreign = Descriptor(mediaType: .dockerForeignLayerGzip, digest: .sha256([5]), size: 1,
+                                 urls: ["https://example.invalid/layer.tar.gz"])
+        // The source does not hold the blob, so any attempt to copy it would fail.
+        let report = try await copyMissingBlobs(from: LayoutImageSource(layout: source, tag: nil),
+                                                to: LayoutImageDestination(layout: destination), descriptors: [foreign])
+        #expect(report.foreign == [foreign.digest])
+        #expect(!destination.hasBlob(foreign))
+    }
+
     @Test func nestedIndexResolvesToThePlatform() async throws {
         let root = try Support.temporaryDirectory("layout-nested")
+        defer { try? FileManager.default.removeItem(atPath: root) }
         try Support.makeUmociImage(layout: root + "/l", tag: "amd", files: ["arch": "amd64\n"], architecture: "amd64")
         try Support.makeUmociImage(layout: root + "/l", tag: "arm", files: ["arch": "arm64\n"], architecture: "arm64")
         let layout = try OCILayout.open(at: root + "/l")

@@ -29,6 +29,7 @@ import Testing
 
     @Test func readsDockerConfigCredentials() throws {
         let directory = try Support.temporaryDirectory("docker-config")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let json = """
         {"auths":{
           "https://index.docker.io/v1/":{"auth":"\(Data("hubuser:hub:pass".utf8).base64EncodedString())"},
@@ -52,6 +53,7 @@ import Testing
         #expect(throws: EngineError.self) { try config.credentials(for: "helper.example") }
 
         let home = try Support.temporaryDirectory("home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
         #expect(try DockerConfig.load(environment: ["HOME": home]).credentials(for: "docker.io") == nil)
         try FileManager.default.createDirectory(atPath: home + "/.docker", withIntermediateDirectories: true)
         try Data(#"{"auths":{"r.example":{"auth":"bm90LWEtcGFpcg=="}}}"#.utf8).write(to: URL(fileURLWithPath: home + "/.docker/config.json"))
@@ -65,12 +67,15 @@ import Testing
         let server = try AuthRegistry.start()
         defer { server.stop() }
         let registry = server.address
-        let layout = try Support.temporaryDirectory("basic") + "/image"
+        let layoutRoot = try Support.temporaryDirectory("basic")
+        defer { try? FileManager.default.removeItem(atPath: layoutRoot) }
+        let layout = layoutRoot + "/image"
         try Support.makeUmociImage(layout: layout, tag: "v1", files: ["etc/secret": "behind basic auth\n"])
         let source = LayoutImageSource(layout: try OCILayout.open(at: layout), tag: "v1")
         let image = try await source.resolve(platform: .host)
 
         let configDirectory = try Support.temporaryDirectory("basic-config")
+        defer { try? FileManager.default.removeItem(atPath: configDirectory) }
         let auth = Data("\(AuthRegistry.user):\(AuthRegistry.password)".utf8).base64EncodedString()
         try Data(#"{"auths":{"\#(registry)":{"auth":"\#(auth)"}}}"#.utf8).write(to: URL(fileURLWithPath: configDirectory + "/config.json"))
         let credentials = try DockerConfig.load(environment: ["DOCKER_CONFIG": configDirectory])
@@ -112,6 +117,8 @@ struct AuthRegistry {
 
     let process: Process
     let address: String
+    /// Config, htpasswd and storage; removed by `stop()`.
+    let directory: String
 
     /// Starts a registry whose `auth:` section is `auth` (YAML, indented two
     /// spaces); by default htpasswd auth with `user`/`password`.
@@ -145,11 +152,12 @@ struct AuthRegistry {
             process.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try process.run()
             if waitUntilListening(port: port, process: process) {
-                return AuthRegistry(process: process, address: "127.0.0.1:\(port)")
+                return AuthRegistry(process: process, address: "127.0.0.1:\(port)", directory: directory)
             }
             process.terminate()
             process.waitUntilExit()
         }
+        try? FileManager.default.removeItem(atPath: directory)
         throw ImageIOTestSupport.ToolFailure(description: "could not start docker-registry with htpasswd auth on a loopback port")
     }
 
@@ -173,5 +181,6 @@ struct AuthRegistry {
     func stop() {
         process.terminate()
         process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }

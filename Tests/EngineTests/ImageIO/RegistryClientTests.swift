@@ -8,18 +8,19 @@ import Testing
     typealias Support = ImageIOTestSupport
 
     /// Builds an image with umoci and pushes it with skopeo; returns its reference.
-    private func seed(_ label: String, format: String? = nil) throws -> (reference: RegistryReference, layout: String) {
+    private func seed(_ label: String, format: String? = nil) throws -> RegistryReference {
         let registry = try Support.registry()
-        let layout = try Support.temporaryDirectory(label) + "/image"
-        try Support.makeUmociImage(layout: layout, tag: "v1", files: ["etc/\(label)": "content of \(label)\n", "usr/lib/x": "x\n"])
+        let root = try Support.temporaryDirectory(label)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Support.makeUmociImage(layout: root + "/image", tag: "v1", files: ["etc/\(label)": "content of \(label)\n", "usr/lib/x": "x\n"])
         let reference = try RegistryReference(parsing: "\(registry)/\(Support.repositoryName(label)):v1")
         let formatArguments = format.map { ["--format", $0] } ?? []
-        try Support.skopeo(["copy", "--dest-tls-verify=false"] + formatArguments + ["oci:\(layout):v1", "docker://\(reference)"])
-        return (reference, layout)
+        try Support.skopeo(["copy", "--dest-tls-verify=false"] + formatArguments + ["oci:\(root)/image:v1", "docker://\(reference)"])
+        return reference
     }
 
     @Test func pullMatchesSkopeo() async throws {
-        let (reference, _) = try seed("pull")
+        let reference = try seed("pull")
         let source = RegistryImageSource(client: RegistryClient(), reference: reference)
         let image = try await source.resolve(platform: .host)
 
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func pullsDockerSchema2() async throws {
-        let (reference, _) = try seed("docker", format: "v2s2")
+        let reference = try seed("docker", format: "v2s2")
         let image = try await RegistryImageSource(client: RegistryClient(), reference: reference).resolve(platform: .host)
         let raw = try Support.skopeo(["inspect", "--raw", "--tls-verify=false", "docker://\(reference)"])
         #expect(image.descriptor.digest == Digest.sha256(Array(raw)))
@@ -54,7 +55,9 @@ import Testing
 
     @Test func pushIsVisibleToSkopeo() async throws {
         let registry = try Support.registry()
-        let layoutPath = try Support.temporaryDirectory("push") + "/image"
+        let layoutPathRoot = try Support.temporaryDirectory("push")
+        defer { try? FileManager.default.removeItem(atPath: layoutPathRoot) }
+        let layoutPath = layoutPathRoot + "/image"
         try Support.makeUmociImage(layout: layoutPath, tag: "v1", files: ["etc/pushed": "pushed by the engine\n"])
         let source = LayoutImageSource(layout: try OCILayout.open(at: layoutPath), tag: "v1")
         let image = try await source.resolve(platform: .host)
@@ -79,13 +82,15 @@ import Testing
         let byDigest = try await destination.putManifest(image.manifestBytes, mediaType: .ociManifest, tag: nil)
         _ = try Support.skopeo(["inspect", "--raw", "--tls-verify=false", "docker://\(registry)/\(repository.name)@\(byDigest.digest)"])
         // skopeo can copy what the engine pushed back out into a layout.
-        let roundTrip = try Support.temporaryDirectory("push-back") + "/image"
+        let roundTripRoot = try Support.temporaryDirectory("push-back")
+        defer { try? FileManager.default.removeItem(atPath: roundTripRoot) }
+        let roundTrip = roundTripRoot + "/image"
         try Support.skopeo(["copy", "--src-tls-verify=false", target, "oci:\(roundTrip):back"])
         #expect(try Support.skopeoInspect("oci:\(roundTrip):back")["Digest"] as? String == pushed.digest.description)
     }
 
     @Test func mountsBlobsWithinOneRegistry() async throws {
-        let (reference, _) = try seed("mount-src")
+        let reference = try seed("mount-src")
         let client = RegistryClient()
         let source = RegistryImageSource(client: client, reference: reference)
         let image = try await source.resolve(platform: .host)
@@ -104,10 +109,12 @@ import Testing
     }
 
     @Test func copiesRegistryImageIntoALayout() async throws {
-        let (reference, _) = try seed("to-layout")
+        let reference = try seed("to-layout")
         let source = RegistryImageSource(client: RegistryClient(), reference: reference)
         let image = try await source.resolve(platform: .host)
-        let directory = try Support.temporaryDirectory("to-layout-out") + "/out"
+        let directoryRoot = try Support.temporaryDirectory("to-layout-out")
+        defer { try? FileManager.default.removeItem(atPath: directoryRoot) }
+        let directory = directoryRoot + "/out"
         let destination = LayoutImageDestination(layout: try OCILayout.create(at: directory))
         try await copyMissingBlobs(from: source, to: destination, descriptors: image.layers + [image.manifest.config])
         let written = try await destination.putManifest(image.manifestBytes, mediaType: image.descriptor.mediaType, tag: "copy")
@@ -121,6 +128,7 @@ import Testing
     @Test func resolvesAnIndexToThePlatform() async throws {
         let registry = try Support.registry()
         let root = try Support.temporaryDirectory("index")
+        defer { try? FileManager.default.removeItem(atPath: root) }
         try Support.makeUmociImage(layout: root + "/l", tag: "amd", files: ["arch": "amd64\n"], architecture: "amd64")
         try Support.makeUmociImage(layout: root + "/l", tag: "arm", files: ["arch": "arm64\n"], architecture: "arm64")
         let layout = try OCILayout.open(at: root + "/l")
@@ -155,7 +163,7 @@ import Testing
     }
 
     @Test func missingImagesAndBlobsAreNotFound() async throws {
-        let (reference, _) = try seed("missing")
+        let reference = try seed("missing")
         let client = RegistryClient()
         let absentTag = try reference.withTag("no-such-tag")
         do {
@@ -180,7 +188,7 @@ import Testing
     }
 
     @Test func rejectsABlobThatDoesNotMatchItsDescriptor() async throws {
-        let (reference, _) = try seed("verify")
+        let reference = try seed("verify")
         let source = RegistryImageSource(client: RegistryClient(), reference: reference)
         let image = try await source.resolve(platform: .host)
         guard let layer = image.layers.first else {
@@ -197,6 +205,27 @@ import Testing
             #expect(error.code == .verification)
         }
         #expect(!sink.finished)
+    }
+
+    @Test func followsRedirects() async throws {
+        let reference = try seed("redirect")
+        let registry = reference.registry
+        // A front on another port that sends every request on to the registry,
+        // as registries do with blobs kept in object storage.
+        let front = try LoopbackHTTPServer { request in
+            .init(status: "307 Temporary Redirect", headers: ["Location": "http://\(registry)\(request.target)"])
+        }
+        defer { front.stop() }
+        let viaFront = try RegistryReference(parsing: "127.0.0.1:\(front.port)/\(reference.repository):v1")
+        let source = RegistryImageSource(client: RegistryClient(), reference: viaFront)
+        let image = try await source.resolve(platform: .host)
+        let raw = try Support.skopeo(["inspect", "--raw", "--tls-verify=false", "docker://\(reference)"])
+        #expect(image.descriptor.digest == Digest.sha256(Array(raw)))
+        for layer in image.layers {
+            #expect(Digest.sha256(try await Support.fetch(layer, from: source)) == layer.digest)
+        }
+        #expect(front.requests.contains { $0.target.contains("/blobs/") })
+        #expect(front.requests.contains { $0.target.contains("/manifests/v1") })
     }
 
     @Test func chooseSchemeByHost() {

@@ -25,7 +25,8 @@ public struct TarHeader: Sendable, Hashable {
         public var hasContent: Bool { self == .regular }
     }
 
-    /// The entry name as the archive spells it (not normalized; see `ArchivePath`).
+    /// The entry name as the archive spells it (not normalized; see
+    /// `ArchivePath`). Names are decoded as UTF-8; invalid bytes become U+FFFD.
     public var path: String
     public var type: EntryType
     /// Permission bits including set-user-ID, set-group-ID and sticky (0o7777).

@@ -15,10 +15,10 @@ public struct BlobCopyReport: Sendable, Hashable {
 
 /// Makes every blob in `descriptors` present in `destination`: skips those it
 /// has, mounts those it can (same registry), streams the rest through a temp
-/// file in `scratchDirectory`. Foreign layers that name URLs are not copied:
-/// image-spec layer.md "Non-distributable layers" says they are fetched from
-/// those URLs, and registries may refuse them. Blobs go one at a time, so memory stays flat and
-/// a failure names the blob that failed.
+/// file in `scratchDirectory`. Blobs go one at a time, so memory stays flat
+/// and a failure names the blob that failed. Foreign layers that name URLs are
+/// not copied: image-spec layer.md "Non-distributable layers" says they are
+/// fetched from those URLs, and registries may refuse them.
 @discardableResult
 public func copyMissingBlobs(from source: any ImageSource, to destination: any ImageDestination,
                              descriptors: [Descriptor], scratchDirectory: String? = nil) async throws -> BlobCopyReport {

@@ -112,7 +112,11 @@ extension RegistryClient {
         var http = HTTPClientRequest(url: request.url)
         http.method = request.method
         http.headers = request.headers
-        if let authorization { http.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+        // Credentials go only to the registry itself, never to another host an
+        // upload Location may point at.
+        if let authorization, request.url.hasPrefix(baseURL(for: request.registry) + "/") {
+            http.headers.replaceOrAdd(name: "Authorization", value: authorization)
+        }
         http.body = request.body?()
         do {
             return try await self.http.execute(http, timeout: timeout)

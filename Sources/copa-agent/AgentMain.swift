@@ -1,0 +1,6 @@
+@main
+struct AgentMain {
+    static func main() async {
+        await AgentCommand.main(nil)
+    }
+}

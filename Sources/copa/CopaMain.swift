@@ -1,0 +1,8 @@
+import Client
+
+@main
+struct CopaMain {
+    static func main() async {
+        await CopaCommand.main(nil)
+    }
+}

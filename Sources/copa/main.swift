@@ -1,3 +1,0 @@
-import Client
-
-await CopaCommand.main()

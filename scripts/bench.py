@@ -9,8 +9,10 @@ documents the whole benchmark; read that first. This helper does, for every
 LABEL=REPO:TAG (an image already pushed to the loopback registry):
 
   project  /usr/bin/time -v copa patch --workdir <fresh dir> -i REGISTRY/REPO:TAG
-           -r REPORT -t <TAG>-patched (embedded agent): wall seconds and
-           "Maximum resident set size"; the PACKAGE/FROM/TO/OUTCOME table it
+           -r REPORT -t <TAG>-patched --progress json (embedded agent): wall
+           seconds, CPU seconds and "Maximum resident set size", seconds per
+           step (from the arrival times of the step events); the
+           PACKAGE/FROM/TO/OUTCOME table it
            prints names the packages the ideal pipeline fetches.
   ideal    indexes  one curl: InRelease + main/binary-amd64/Packages.xz of
                     bookworm, bookworm-updates, bookworm-security (hashes
@@ -107,39 +109,68 @@ def parse_copa_table(stdout):
 
 
 def parse_time_v(path):
-    """Maximum resident set size (KiB) and exit status from `/usr/bin/time -v -o`."""
+    """Maximum resident set size (KiB) and CPU seconds (user + system) from `/usr/bin/time -v -o`."""
     text = open(path, encoding="utf-8", errors="replace").read()
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-    status = re.search(r"Exit status: (\d+)", text)
-    return (int(rss.group(1)) if rss else None), (int(status.group(1)) if status else None)
+    cpu = [float(m.group(1)) for m in re.finditer(r"(?:User|System) time \(seconds\): ([\d.]+)", text)]
+    return (int(rss.group(1)) if rss else None), (sum(cpu) if cpu else None)
 
 
 def run_copa(args, label, ref, out_dir):
-    """One measured `copa patch`; returns a dict, or raises BenchError with copa's error."""
+    """One measured `copa patch`; returns a dict, or raises BenchError with copa's error.
+
+    Progress goes to stderr as JSON lines (--progress json); each line is
+    stamped with its arrival time so the step events give a per-step breakdown."""
     workdir = tempfile.mkdtemp(prefix=f"copa-{label}-", dir=args.work)
     target = ref.rsplit(":", 1)[1] + "-patched"
     stdout_path = os.path.join(out_dir, f"copa-{label}.stdout")
     stderr_path = os.path.join(out_dir, f"copa-{label}.stderr")
     time_path = os.path.join(out_dir, f"copa-{label}.time")
     argv = ["/usr/bin/time", "-v", "-o", time_path, args.copa, "patch", "--workdir", workdir,
-            "-i", f"{args.registry}/{ref}", "-r", args.report, "-t", target, "--progress", "plain"]
+            "-i", f"{args.registry}/{ref}", "-r", args.report, "-t", target, "--progress", "json"]
     log(f"{label}: {' '.join(argv[4:])}")
+    events = []
     try:
         with open(stdout_path, "w") as out, open(stderr_path, "w") as err:
             start = time.monotonic()
-            code = subprocess.run(argv, stdout=out, stderr=err, check=False).returncode
+            process = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, text=True, errors="replace")
+            for line in process.stderr:
+                at = time.monotonic() - start
+                err.write(f"{at:8.3f} {line}")
+                events.append((at, line))
+            code = process.wait()
             seconds = time.monotonic() - start
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    rss_kib, _ = parse_time_v(time_path)
+    rss_kib, cpu = parse_time_v(time_path)
     stdout = open(stdout_path, encoding="utf-8", errors="replace").read()
     if code != 0:
-        tail = open(stderr_path, encoding="utf-8", errors="replace").read().strip().splitlines()[-20:]
+        tail = [line.rstrip("\n") for _, line in events[-20:]]
         raise BenchError(f"copa patch of {ref} exited {code} after {seconds:.1f}s; stderr tail:\n  "
                          + "\n  ".join(tail) + f"\n  (full output: {stdout_path}, {stderr_path})")
     rows, patched, digest = parse_copa_table(stdout)
-    return {"seconds": seconds, "rss_kib": rss_kib, "rows": rows, "patched": patched,
-            "digest": digest, "target": target}
+    return {"seconds": seconds, "rss_kib": rss_kib, "cpu": cpu, "rows": rows, "patched": patched,
+            "digest": digest, "target": target, "steps": step_durations(events)}
+
+
+def step_durations(events):
+    """[(step, seconds)] from the JSON step events: started -> completed/failed/skipped,
+    or from the previous step's end when no start was seen."""
+    started, durations, previous_end = {}, [], 0.0
+    for at, line in events:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict) or event.get("type") != "step":
+            continue
+        name, state = event.get("name", "?"), event.get("state", "")
+        if state == "started":
+            started.setdefault(name, at)
+        else:
+            durations.append((name, at - started.pop(name, previous_end)))
+            previous_end = at
+    return durations
 
 
 def registry_manifest(registry, repo, tag):
@@ -353,7 +384,9 @@ def one_round(args, images, out_dir, problems):
         wanted = None
         try:
             project = run_copa(args, label, ref, out_dir)
-            values.update(project=project["seconds"], rss=project["rss_kib"] / 1024)
+            values.update(project=project["seconds"], rss=project["rss_kib"] / 1024, cpu=project["cpu"])
+            for step, seconds in project["steps"]:
+                values["step:" + step] = values.get("step:" + step, 0.0) + seconds
             problems += [f"{label}: {p}" for p in check_pushed(args.registry, repo, tag, project)]
             values["project_layer_mb"] = project["layer_bytes"] / 2**20
             wanted = wanted_packages(project["rows"])
@@ -400,6 +433,7 @@ def print_table(rounds, labels):
     described = [
         ("source image compressed MB", "source_mb", 1),
         ("project: copa patch  s", "project", 2),
+        ("project: CPU user+sys  s", "cpu", 2),
         ("project: peak RSS  MiB", "rss", 1),
         ("project: patch layer  MB", "project_layer_mb", 2),
         ("ideal: 3x InRelease+Packages.xz  s", "indexes", 2),
@@ -430,6 +464,12 @@ def print_table(rounds, labels):
     count, deb_mb = get(first, "deb_count"), get(first, "deb_mb")
     print(f"packages: {fmt(count, 0)} .debs, {fmt(deb_mb)} MB; ideal layer {fmt(get(first, 'ideal_layer_mb'))} MB "
           f"gzip of {fmt(get(first, 'ideal_raw_mb'))} MB tar; indexes {fmt(get(first, 'index_mb'))} MB")
+    for label in labels:
+        steps = [(key[5:], value) for key, value in m[label].items() if key.startswith("step:") and value is not None]
+        order = [key[5:] for r in rounds for key in r.get(label, {}) if key.startswith("step:")]
+        steps.sort(key=lambda item: order.index(item[0]))
+        if steps:
+            print(f"project steps ({label}), s: " + ", ".join(f"{name} {value:.2f}" for name, value in steps))
     for label in labels[1:]:
         flat = ratio(get(label, "rss"), get(first, "rss"))
         grown = (get(label, "source_mb") or 0) - (get(first, "source_mb") or 0)

@@ -95,7 +95,8 @@ import Testing
         #expect(image.contents("var/lib/dpkg/status.d/fx-drop")?.contains("Version: 1.0-2") == true)
         #expect(image.contents("var/lib/dpkg/status.d/fx-newdep")?.contains("Version: 1.0-1") == true)
         #expect(!image.exists("var/lib/dpkg/status"))
-        #expect(!image.exists("usr/share/fx-drop/gone.txt") || image.contents("usr/share/fx-drop/gone.txt") == nil)
+        #expect(!image.exists("usr/share/fx-drop/gone.txt"))
+        #expect(image.contents("var/lib/dpkg/status.d/fx-drop.md5sums")?.contains("usr/share/fx-drop/gone.txt") == false)
         #expect(image.contents("usr/share/fx-drop/keep.txt")?.contains("1.0-2") == true)
     }
 
@@ -108,7 +109,7 @@ import Testing
             let result = try patch(["-i", "oci:\(layout):debian", "-r", fixtures + "/images/trivy-debian.json",
                                     "-t", "bad-\(suite)", "--apt-source", source], workdir: workdir)
             #expect(result.status == 1, "\(suite): \(result.stderr)")
-            #expect(result.stderr.contains("VERIFICATION"), "\(suite): \(result.stderr)")
+            #expect(result.stderr.contains("[verification]"), "\(suite): \(result.stderr)")
             #expect(try run("/usr/bin/skopeo", ["inspect", "oci:\(layout):bad-\(suite)"]).status != 0)
         }
     }

@@ -26,7 +26,10 @@ struct DebUnpacker {
         try data.write(from: try deb.dataArchive(), into: tar, state: &state, warnings: &warnings)
 
         let basename = package.universe.multiArch == .same ? "\(package.name):\(package.architecture)" : package.name
-        try removeDroppedFiles(newList: Set(data.list), into: tar, state: &state)
+        if !(try removeDroppedFiles(newList: Set(data.list), into: tar, state: &state)) {
+            warnings.append(PatchWarning(package: package.name, kind: "old-files-unknown",
+                message: "the image records no file list for the old version, so files it shipped and the new version does not are left in place"))
+        }
         try writeInfo(control: control, list: data.list, basename: basename, into: tar, state: &state)
 
         let triggers = control.activatedTriggers
@@ -41,9 +44,11 @@ struct DebUnpacker {
     /// Files of the old version the new one no longer ships are whited out,
     /// unless another package owns them too (dpkg leaves shared files alone)
     /// or they are directories (which may hold other packages' files).
-    private func removeDroppedFiles(newList: Set<String>, into tar: TarWriter, state: inout LayerState) throws {
-        guard let old = install.replacing else { return }
-        for oldPath in probe.listedFiles(of: old) where !newList.contains(oldPath) {
+    /// Returns false when the image has no record of the old version's files.
+    private func removeDroppedFiles(newList: Set<String>, into tar: TarWriter, state: inout LayerState) throws -> Bool {
+        guard let old = install.replacing else { return true }
+        guard let oldFiles = probe.listedFiles(of: old) else { return false }
+        for oldPath in oldFiles where !newList.contains(oldPath) {
             let listed = String(oldPath.dropFirst())
             let path = probe.resolvingParents(listed)
             guard probe.fileExists(path), !state.written.contains(path),
@@ -51,6 +56,7 @@ struct DebUnpacker {
             guard state.whitedOut.insert(path).inserted else { continue }
             try tar.appendWhiteout(of: path, mtime: mtime)
         }
+        return true
     }
 
     /// `info/<pkg>.list` and the control members, or for distroless images

@@ -84,10 +84,20 @@ struct ImageProbe: Sendable {
 
     func directoryExists(_ path: String) -> Bool { directories.contains(path) }
 
-    /// Absolute paths the package's `info/<pkg>.list` names.
-    func listedFiles(of package: InstalledPackage) -> [String] {
-        guard let bytes = files["\(Self.infoDirectory)/\(package.infoFileBasename).list"] else { return [] }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    /// Absolute paths the package's `info/<pkg>.list` names; for distroless
+    /// images, which have no lists, the files its `status.d/<pkg>.md5sums`
+    /// names (md5sums(5): "<md5>  <path without leading slash>"). Nil when
+    /// the image records neither.
+    func listedFiles(of package: InstalledPackage) -> [String]? {
+        if let bytes = files["\(Self.infoDirectory)/\(package.infoFileBasename).list"] {
+            return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+        guard let bytes = files["\(Self.statusDirectoryPath)/\(package.name).md5sums"] else { return nil }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+            guard let space = line.firstIndex(of: " ") else { return nil }
+            let path = line[space...].drop { $0 == " " }
+            return path.isEmpty ? nil : "/" + path
+        }
     }
 
     func isOwnedByAnotherPackage(_ path: String, than package: InstalledPackage) -> Bool {

@@ -49,7 +49,7 @@ struct JobPrinter: Sendable {
             }
         case .step(let step):
             if mode == .json {
-                emitJSON(["type": "step", "seq": Int(event.sequence), "name": step.name, "state": "\(step.state)", "detail": step.detail])
+                emitJSON(["type": "step", "seq": Int(event.sequence), "name": step.name, "state": "\(step.state)", "detail": step.detail, "timeUnixNano": Int(event.timeUnixNano)])
             } else if step.state != .started {
                 err("[\(step.name)] \(String(describing: step.state).lowercased())\(step.detail.isEmpty ? "" : ": \(step.detail)")")
             }

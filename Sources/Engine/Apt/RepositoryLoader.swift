@@ -25,10 +25,8 @@ struct RepositoryLoader {
             try Task.checkCancellation()
             let release = try await verifiedRelease(source, keyrings: keyrings, number: index)
             for component in source.isFlat ? [""] : source.components {
-                let paragraphs = try await packagesIndex(source, release: release, component: component, architecture: architecture)
-                for paragraph in paragraphs {
-                    available.add(paragraph, baseURI: source.uri, architecture: architecture)
-                }
+                let index = try await packagesIndex(source, release: release, component: component, architecture: architecture)
+                available.addIndex(index, baseURI: source.uri, architecture: architecture)
             }
             await reporter.log(.debug, "\(source.distributionURI): \(release.codename ?? release.suite ?? source.suite) verified")
         }
@@ -81,9 +79,9 @@ struct RepositoryLoader {
     }
 
     /// Fetches one Packages index in the best compression the Release lists,
-    /// checks it against the signed hash, and parses it.
+    /// checks it against the signed hash, and decompresses it.
     private func packagesIndex(_ source: AptSource, release: ReleaseFile, component: String,
-                               architecture: String) async throws -> [ControlParagraph] {
+                               architecture: String) async throws -> [UInt8] {
         let path = source.packagesIndexPath(component: component, architecture: architecture)
         guard let entry = [path + ".xz", path + ".gz", path].lazy.compactMap({ release.entry(for: $0) }).first else {
             throw EngineError(.packageNotFound,
@@ -97,7 +95,6 @@ struct RepositoryLoader {
         guard digest.encoded == entry.sha256, Int64(bytes.count) == entry.size else {
             throw EngineError(.verification, "\(url) does not match the SHA-256 in the signed Release file")
         }
-        let text = try decompressingSource(MemorySource(bytes)).readAll(limit: 1 << 30)
-        return try ControlFile.parse(String(decoding: text, as: UTF8.self))
+        return try decompressingSource(MemorySource(bytes)).readAll(limit: 1 << 30)
     }
 }

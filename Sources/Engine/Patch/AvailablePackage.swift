@@ -1,3 +1,5 @@
+import Foundation
+
 /// A binary package a verified repository offers: its `Packages` paragraph
 /// and where to download it from.
 public struct AvailablePackage: Sendable, Hashable {
@@ -43,25 +45,31 @@ public struct AvailablePackage: Sendable, Hashable {
     }
 }
 
-/// Every package the image's repositories offer, by name. Paragraphs are
-/// kept raw and turned into `AvailablePackage`s only when a name is asked
-/// for: an archive's index has tens of thousands, a patch needs a handful.
+/// Every package the image's repositories offer, by name. An archive's
+/// index has tens of thousands of paragraphs and a patch needs a handful, so
+/// the index is only split into paragraphs here (one pass over the bytes,
+/// reading the `Package` and `Architecture` lines) and a paragraph is parsed
+/// when its name is asked for.
 public struct AvailablePackages: Sendable {
-    private var byName: [String: [(paragraph: ControlParagraph, baseURI: String)]] = [:]
+    private var byName: [String: [(text: String, baseURI: String)]] = [:]
     public private(set) var count = 0
 
     public init() {}
 
     public init(_ packages: [AvailablePackage]) {
-        for package in packages { add(package.paragraph, baseURI: package.baseURI, architecture: package.architecture) }
+        for package in packages {
+            byName[package.name, default: []].append((package.paragraph.serialized, package.baseURI))
+            count += 1
+        }
     }
 
-    /// Adds a paragraph of a Packages index if it is for `architecture` or `all`.
-    public mutating func add(_ paragraph: ControlParagraph, baseURI: String, architecture: String) {
-        guard let name = paragraph["Package"], let arch = paragraph["Architecture"],
-              arch == architecture || arch == "all" else { return }
-        byName[name, default: []].append((paragraph, baseURI))
-        count += 1
+    /// Adds the paragraphs of a `Packages` index that are for `architecture` or `all`.
+    public mutating func addIndex(_ bytes: [UInt8], baseURI: String, architecture: String) {
+        PackagesIndexSplitter.forEachParagraph(bytes) { name, arch, text in
+            guard arch == architecture || arch == "all" else { return }
+            byName[name, default: []].append((text(), baseURI))
+            count += 1
+        }
     }
 
     /// Versions of `name` installable on `architecture` (`all` packages count
@@ -69,8 +77,58 @@ public struct AvailablePackages: Sendable {
     /// left out: one broken paragraph must not hide the others.
     public func candidates(_ name: String, architecture: String) -> [AvailablePackage] {
         (byName[name] ?? [])
-            .compactMap { try? AvailablePackage(paragraph: $0.paragraph, baseURI: $0.baseURI) }
+            .compactMap { entry in
+                (try? ControlFile.parse(entry.text))?.first.flatMap { try? AvailablePackage(paragraph: $0, baseURI: entry.baseURI) }
+            }
             .filter { $0.architecture == architecture || $0.architecture == "all" }
             .sorted { $0.version > $1.version }
+    }
+}
+
+/// Splits a `Packages` index into paragraphs without parsing them.
+enum PackagesIndexSplitter {
+    /// Calls `body` with each paragraph's `Package` and `Architecture` values
+    /// and a closure that makes its text (only called for paragraphs kept).
+    static func forEachParagraph(_ bytes: [UInt8], _ body: (String, String, () -> String) -> Void) {
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let count = buffer.count
+            var paragraphStart = 0
+            var lineStart = 0
+            var name: String?
+            var architecture: String?
+            func finish(_ end: Int) {
+                if let name, let architecture, end > paragraphStart {
+                    let start = paragraphStart
+                    body(name, architecture) {
+                        String(decoding: UnsafeBufferPointer(start: base + start, count: end - start), as: UTF8.self)
+                    }
+                }
+                name = nil
+                architecture = nil
+            }
+            while lineStart < count {
+                let remaining = count - lineStart
+                let newline = memchr(base + lineStart, 10, remaining).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base } ?? count
+                let length = newline - lineStart
+                if length == 0 {
+                    finish(lineStart)
+                    paragraphStart = newline + 1
+                } else if let value = value(of: "Package:", base + lineStart, length) {
+                    name = value
+                } else if let value = value(of: "Architecture:", base + lineStart, length) {
+                    architecture = value
+                }
+                lineStart = newline + 1
+            }
+            finish(count)
+        }
+    }
+
+    private static func value(of field: StaticString, _ line: UnsafePointer<UInt8>, _ length: Int) -> String? {
+        let size = field.utf8CodeUnitCount
+        guard length > size, memcmp(line, field.utf8Start, size) == 0 else { return nil }
+        let value = String(decoding: UnsafeBufferPointer(start: line + size, count: length - size), as: UTF8.self)
+        return value.trimmingCharacters(in: .whitespaces)
     }
 }

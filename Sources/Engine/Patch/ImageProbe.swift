@@ -1,7 +1,7 @@
 /// What the patch needs to know about an image, read from its layers as data:
 /// the OS, the dpkg database, apt sources and keyrings, the files the dpkg
 /// database lists, and enough of the file system to write whiteouts and
-/// handle conffiles. Built by `LayerScan` without extracting anything.
+/// handle conffiles. Built with `LayerFileCollector` without extracting anything.
 struct ImageProbe: Sendable {
     static let statusPath = "var/lib/dpkg/status"
     static let statusDirectoryPath = "var/lib/dpkg/status.d"
@@ -9,7 +9,7 @@ struct ImageProbe: Sendable {
 
     let osRelease: OSRelease
     let database: DpkgDatabase
-    /// Contents of the files the probe keeps (see `LayerScan.keeps`).
+    /// Contents of the files the probe keeps (see `keeps`).
     let files: [String: [UInt8]]
     /// MD5 of every regular file under etc/, for conffile decisions.
     let etcMD5: [String: String]
@@ -20,17 +20,19 @@ struct ImageProbe: Sendable {
     private let owners: [String: [String]]
 
     init(layers: [Descriptor], cache: OCILayout) throws {
-        let scan = try LayerScan.scan(layers.map { try cache.openBlob($0.digest) })
-        files = scan.files
-        etcMD5 = scan.etcMD5
-        nonDirectories = scan.nonDirectories
-        directories = scan.directories
-        symlinks = scan.symlinks
-        osRelease = try Self.readOSRelease(scan)
-        database = try Self.readDatabase(scan)
+        let collector = LayerFileCollector(matching: Self.keeps)
+        for layer in layers { try collector.addLayer(try cache.openBlob(layer.digest)) }
+        let collected = collector.result()
+        files = collected.entries.compactMapValues(\.content)
+        etcMD5 = collected.etcMD5
+        nonDirectories = collected.existingPaths
+        directories = collected.allDirectories
+        symlinks = collected.symlinks
+        osRelease = try Self.readOSRelease(files: files, symlinks: symlinks)
+        database = try Self.readDatabase(files)
         var owners: [String: [String]] = [:]
         let prefix = Self.infoDirectory + "/"
-        for (path, bytes) in scan.files where path.hasPrefix(prefix) && path.hasSuffix(".list") {
+        for (path, bytes) in files where path.hasPrefix(prefix) && path.hasSuffix(".list") {
             let basename = String(path.dropFirst(prefix.count).dropLast(".list".count))
             for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
                 owners[String(line), default: []].append(basename)
@@ -111,9 +113,36 @@ struct ImageProbe: Sendable {
             .filter { !$0.contains("/") }.sorted()
     }
 
-    private static func readOSRelease(_ scan: LayerScan) throws -> OSRelease {
+    /// Files whose contents the probe needs.
+    static func keeps(_ path: String) -> Bool {
+        if path == "etc/os-release" || path == "usr/lib/os-release" { return true }
+        if path == statusPath { return true }
+        if path.hasPrefix(statusDirectoryPath + "/") { return true }
+        if path.hasPrefix(infoDirectory + "/") { return path.hasSuffix(".list") }
+        if path == "etc/apt/sources.list" || path == "etc/apt/trusted.gpg" { return true }
+        for directory in ["etc/apt/sources.list.d/", "etc/apt/trusted.gpg.d/", "usr/share/keyrings/", "etc/apt/keyrings/"]
+        where path.hasPrefix(directory) {
+            return true
+        }
+        return false
+    }
+
+    /// A file's contents, following symlinks (relative or absolute, within the root).
+    static func file(_ path: String, files: [String: [UInt8]], symlinks: [String: String]) -> [UInt8]? {
+        var current = path
+        for _ in 0..<16 {
+            if let bytes = files[current] { return bytes }
+            guard let target = symlinks[current] else { return nil }
+            let base = target.hasPrefix("/") ? [] : current.split(separator: "/").dropLast().map(String.init)
+            guard let resolved = ArchivePath.resolve(target, from: base) else { return nil }
+            current = resolved.joined(separator: "/")
+        }
+        return nil
+    }
+
+    private static func readOSRelease(files: [String: [UInt8]], symlinks: [String: String]) throws -> OSRelease {
         for path in ["etc/os-release", "usr/lib/os-release"] {
-            if let bytes = scan.file(path) {
+            if let bytes = file(path, files: files, symlinks: symlinks) {
                 return try OSRelease(parsing: String(decoding: bytes, as: UTF8.self))
             }
         }
@@ -121,12 +150,12 @@ struct ImageProbe: Sendable {
             "the image has no /etc/os-release or /usr/lib/os-release; the native executor patches Debian and Ubuntu images only")
     }
 
-    private static func readDatabase(_ scan: LayerScan) throws -> DpkgDatabase {
-        if let status = scan.files[statusPath] {
+    static func readDatabase(_ files: [String: [UInt8]]) throws -> DpkgDatabase {
+        if let status = files[statusPath] {
             return try DpkgDatabase(statusFile: String(decoding: status, as: UTF8.self))
         }
         let prefix = statusDirectoryPath + "/"
-        let entries = scan.files.filter { $0.key.hasPrefix(prefix) && !$0.key.dropFirst(prefix.count).contains("/") }
+        let entries = files.filter { $0.key.hasPrefix(prefix) && !$0.key.dropFirst(prefix.count).contains("/") }
         guard !entries.isEmpty else {
             throw EngineError(.unsupportedOS,
                 "the image has no dpkg database (/var/lib/dpkg/status or status.d/); only dpkg-based images are patched")

@@ -60,22 +60,25 @@ struct PatchValidator {
 
     /// The database as the image sees it with the patch layer on top.
     private func patchedDatabase() throws -> DpkgDatabase {
-        let scan = try LayerScan.scan([try cache.openBlob(layer.digest)])
+        let collected = try LayerFileCollector.collect(layers: [try cache.openBlob(layer.digest)]) {
+            $0 == ImageProbe.statusPath || $0.hasPrefix(ImageProbe.statusDirectoryPath + "/")
+        }
+        let files = collected.entries.compactMapValues(\.content)
         switch probe.database.layout {
         case .statusFile, .queryListing:
-            guard let status = scan.files[ImageProbe.statusPath] else {
+            guard let status = files[ImageProbe.statusPath] else {
                 throw EngineError(.validation, "the patch layer holds no /\(ImageProbe.statusPath)")
             }
             return try DpkgDatabase(statusFile: String(decoding: status, as: UTF8.self))
         case .statusDirectory:
-            var files: [String: String] = [:]
-            for file in probe.database.serializedStatusDirectory() { files[file.name] = file.text }
+            var texts: [String: String] = [:]
+            for file in probe.database.serializedStatusDirectory() { texts[file.name] = file.text }
             let prefix = ImageProbe.statusDirectoryPath + "/"
-            for (path, bytes) in scan.files where path.hasPrefix(prefix) {
-                files[String(path.dropFirst(prefix.count))] = String(decoding: bytes, as: UTF8.self)
+            for (path, bytes) in files where path.hasPrefix(prefix) {
+                texts[String(path.dropFirst(prefix.count))] = String(decoding: bytes, as: UTF8.self)
             }
-            return try DpkgDatabase(statusDirectory: files.keys.sorted().compactMap { name in
-                files[name].map { .init(name: name, text: $0) }
+            return try DpkgDatabase(statusDirectory: texts.keys.sorted().compactMap { name in
+                texts[name].map { .init(name: name, text: $0) }
             })
         }
     }

@@ -28,12 +28,20 @@ public struct CollectedFiles: Sendable {
     public let etcMD5: [String: String]
     /// Every non-directory path (files, links, devices, fifos) at the end.
     public let existingPaths: Set<String>
+    /// Every directory at the end, selected or not.
+    public let allDirectories: Set<String>
+    /// Every symbolic link at the end, selected or not, with its target as
+    /// stored: dpkg follows directory symlinks (merged /usr) when it unpacks.
+    public let symlinks: [String: String]
 
-    public init(entries: [String: Entry], directories: Set<String>, etcMD5: [String: String], existingPaths: Set<String>) {
+    public init(entries: [String: Entry], directories: Set<String>, etcMD5: [String: String], existingPaths: Set<String>,
+                allDirectories: Set<String> = [], symlinks: [String: String] = [:]) {
         self.entries = entries
         self.directories = directories
         self.etcMD5 = etcMD5
         self.existingPaths = existingPaths
+        self.allDirectories = allDirectories
+        self.symlinks = symlinks
     }
 
     public func entry(at path: String) -> Entry? {

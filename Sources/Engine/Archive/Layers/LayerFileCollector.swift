@@ -63,13 +63,17 @@ public final class LayerFileCollector {
         var directories: Set<String> = []
         var etcMD5: [String: String] = [:]
         var existing: Set<String> = []
+        var allDirectories: Set<String> = []
+        var symlinks: [String: String] = [:]
         tree.walk { path, node in
             guard !path.isEmpty else { return }
             if node.kind == .directory {
+                allDirectories.insert(path)
                 if predicate(path) { directories.insert(path) }
             } else {
                 existing.insert(path)
             }
+            if case .symlink(let target) = node.kind { symlinks[path] = target }
             if var entry = node.payload.entry {
                 // A layer may have written the file through a symlinked directory; report where it lives.
                 if entry.header.path != path {
@@ -81,7 +85,8 @@ public final class LayerFileCollector {
             }
             if let md5 = node.payload.md5 { etcMD5[path] = md5 }
         }
-        return CollectedFiles(entries: entries, directories: directories, etcMD5: etcMD5, existingPaths: existing)
+        return CollectedFiles(entries: entries, directories: directories, etcMD5: etcMD5, existingPaths: existing,
+                              allDirectories: allDirectories, symlinks: symlinks)
     }
 
     // MARK: - Reading one layer

@@ -43,25 +43,44 @@ struct JobRunner {
         printer.connected(welcome, endpoint: agent ?? "embedded")
 
         let updates = try await session.submit(submit)
+        let printer = printer
+        // The agent enforces the timeout; this watchdog covers an agent that
+        // vanishes mid-job (ZeroMQ reconnects silently, so nothing else would).
+        let watchdog = timeout + .seconds(60)
         do {
-            for try await update in updates {
-                switch update {
-                case .accepted(let accepted): printer.accepted(accepted)
-                case .event(let event): printer.event(event)
-                case .result(let result):
-                    printer.result(result)
-                    return result.packages.contains { $0.outcome == .errored } ? ExitCodes.patchFailed : 0
-                case .failure(let failure):
-                    printer.failure(failure)
-                    return Self.exitCode(for: failure.code)
+            return try await withThrowingTaskGroup(of: Int32.self) { group in
+                group.addTask { try await Self.follow(updates, printer: printer) }
+                group.addTask {
+                    try await Task.sleep(for: watchdog)
+                    await session.cancel(jobID: submit.jobID, reason: "the client gave up waiting")
+                    throw AgentConnectionError(message: "no result from the agent within \(watchdog); the job was cancelled")
                 }
+                defer { group.cancelAll() }
+                return try await group.next() ?? ExitCodes.agentUnreachable
             }
+        } catch let error as AgentConnectionError where error.message.contains("within") {
+            printError("\(error)")
+            return ExitCodes.cancelled
         } catch {
             printError("\(error)")
             return ExitCodes.agentUnreachable
         }
-        printError("the agent closed the job without a result")
-        return ExitCodes.agentUnreachable
+    }
+
+    private static func follow(_ updates: AsyncThrowingStream<JobUpdate, any Error>, printer: JobPrinter) async throws -> Int32 {
+        for try await update in updates {
+            switch update {
+            case .accepted(let accepted): printer.accepted(accepted)
+            case .event(let event): printer.event(event)
+            case .result(let result):
+                printer.result(result)
+                return result.packages.contains { $0.outcome == .errored } ? ExitCodes.patchFailed : 0
+            case .failure(let failure):
+                printer.failure(failure)
+                return exitCode(for: failure.code)
+            }
+        }
+        throw AgentConnectionError(message: "the agent closed the job without a result")
     }
 
     static func exitCode(for code: Copa_Protocol_V1_ErrorCode) -> Int32 {

@@ -123,7 +123,7 @@ import Testing
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("nope"))
 
-        let alpine = TestEnvironment.repositoryRoot.appendingPathComponent("../shared/testdata/copa/reports/trivy_valid.json").path
+        let alpine = TestEnvironment.sharedTestData("copa/reports/trivy_valid.json")
         let unsupported = try patch(["-i", "oci:\(layout):debian", "-r", alpine], workdir: workdir)
         #expect(unsupported.status == 3)
         #expect(unsupported.stderr.contains("debian") && unsupported.stderr.contains("ubuntu"))

@@ -28,7 +28,7 @@ import Testing
     }
 
     @Test func rejectsAnUnsupportedReportNamingTheFile() throws {
-        let invalid = TestEnvironment.repositoryRoot.appendingPathComponent("../shared/testdata/copa/reports/invalid.json").path
+        let invalid = TestEnvironment.sharedTestData("copa/reports/invalid.json")
         let result = try run(TestEnvironment.binary("copa"), ["manifest", "-r", invalid])
         #expect(result.status == 3)
         #expect(result.stderr.contains("invalid.json"))

@@ -24,6 +24,13 @@ enum TestEnvironment {
     static var registry: String { get throws { try variable("COPA_TEST_REGISTRY") } }
     static var repoURL: String { get throws { try variable("COPA_TEST_REPO_URL") } }
 
+    /// A file of the scanner reports and package databases from other
+    /// projects, kept in Tests/shared/testdata (a copy of the workspace's
+    /// shared/testdata, so a bare clone has it too).
+    static func sharedTestData(_ relativePath: String) -> String {
+        repositoryRoot.appendingPathComponent("Tests/shared/testdata/" + relativePath).path
+    }
+
     /// A binary built by `swift build` for this package.
     static func binary(_ name: String) -> String {
         repositoryRoot.appendingPathComponent(".build/debug/\(name)").path

@@ -73,8 +73,10 @@ struct JobRunner {
             case .accepted(let accepted): printer.accepted(accepted)
             case .event(let event): printer.event(event)
             case .result(let result):
+                // Errored packages only reach a result with --ignore-errors,
+                // which asks for the patch to go on; the table shows them.
                 printer.result(result)
-                return result.packages.contains { $0.outcome == .errored } ? ExitCodes.patchFailed : 0
+                return 0
             case .failure(let failure):
                 printer.failure(failure)
                 return exitCode(for: failure.code)

@@ -135,4 +135,51 @@ import Testing
         #expect(bad.status == 3)
         #expect(bad.stderr.contains("garbage.json"))
     }
+
+    @Test func ignoreErrorsPatchesWhatItCanAndReportsTheRest() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let workdir = try TestEnvironment.temporaryDirectory()
+        let report = try TestEnvironment.temporaryDirectory() + "/unfixable.json"
+        let manifest = """
+            {"apiVersion": "v1alpha1",
+             "metadata": {"os": {"type": "debian", "version": "12.5"}, "config": {"arch": "amd64"}},
+             "updates": [
+               {"name": "fx-conf", "installedVersion": "1.0-1", "fixedVersion": "1.0-2", "vulnerabilityID": "CVE-2099-2001"},
+               {"name": "fx-drop", "installedVersion": "1.0-1", "fixedVersion": "9.9-1", "vulnerabilityID": "CVE-2099-2002"}
+             ]}
+            """
+        try Data(manifest.utf8).write(to: URL(fileURLWithPath: report))
+
+        let strict = try patch(["-i", "oci:\(layout):debian", "-r", report, "-t", "strict"], workdir: workdir)
+        #expect(strict.status == 1)
+        #expect(strict.stderr.contains("fx-drop") && strict.stderr.contains("9.9-1"), "\(strict.stderr)")
+        #expect(try run("/usr/bin/skopeo", ["inspect", "oci:\(layout):strict"]).status != 0)
+
+        let lenient = try patch(["-i", "oci:\(layout):debian", "-r", report, "-t", "lenient", "--ignore-errors"], workdir: workdir)
+        try lenient.check()
+        let rows = lenient.stdout.split(separator: "\n")
+        #expect(rows.contains { $0.hasPrefix("fx-drop") && $0.contains("ERROR") }, "\(lenient.stdout)")
+        #expect(rows.contains { $0.hasPrefix("fx-conf") && $0.contains("updated") })
+        let versions = try UnpackedImage.unpack(layout: layout, tag: "lenient").installedVersions()
+        #expect(versions["fx-conf"] == "1.0-2")
+        #expect(versions["fx-drop"] == "1.0-1")
+    }
+
+    @Test func packageWithAnEscapingTarEntryIsRefused() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let fixtures = try TestEnvironment.fixtures
+        let workdir = try TestEnvironment.temporaryDirectory()
+        let report = try TestEnvironment.temporaryDirectory() + "/hostile.json"
+        try Data("""
+            {"apiVersion": "v1alpha1",
+             "metadata": {"os": {"type": "debian", "version": "12.5"}, "config": {"arch": "amd64"}},
+             "updates": [{"name": "fx-drop", "installedVersion": "1.0-1", "fixedVersion": "1.0-9", "vulnerabilityID": "CVE-2099-3001"}]}
+            """.utf8).write(to: URL(fileURLWithPath: report))
+        let source = "deb [signed-by=\(fixtures)/repo/keyring.gpg] \(try TestEnvironment.repoURL) hostile main"
+        let result = try patch(["-i", "oci:\(layout):debian", "-r", report, "-t", "hostile", "--apt-source", source],
+                               workdir: workdir)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("[archive]") && result.stderr.contains("escape.txt"), "\(result.stderr)")
+        #expect(try run("/usr/bin/skopeo", ["inspect", "oci:\(layout):hostile"]).status != 0)
+    }
 }

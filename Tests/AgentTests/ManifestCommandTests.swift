@@ -13,10 +13,13 @@ import Testing
         let os = metadata?["os"] as? [String: Any]
         #expect(os?["type"] as? String == "debian")
         let updates = try #require(object["osupdates"] as? [[String: Any]] ?? object["osUpdates"] as? [[String: Any]])
-        let fixed = Dictionary(uniqueKeysWithValues: updates.compactMap { update -> (String, String)? in
-            guard let name = update["name"] as? String, let version = update["fixedVersion"] as? String else { return nil }
-            return (name, version)
-        })
+        // v1alpha2 has one entry per vulnerability, so a package may repeat.
+        var fixed: [String: String] = [:]
+        for update in updates {
+            guard let name = update["name"] as? String, let version = update["fixedVersion"] as? String else { continue }
+            #expect(fixed[name] == nil || fixed[name] == version, "\(name) with two fixed versions")
+            fixed[name] = version
+        }
         #expect(fixed == ["fx-conf": "1.0-2", "fx-dep": "2.0-1", "fx-drop": "1.0-2", "fx-multi": "1.0-2"])
         #expect(result.stderr.contains("1 vulnerabilities without a fixed version skipped"))
 

@@ -70,7 +70,7 @@ struct RepositoryLoader {
             guard !files.isEmpty else { return keyrings.trusted }
             return files.compactMap { keyrings.byImagePath[$0] ?? (FileManager.default.fileExists(atPath: $0) ? $0 : nil) }
         case .armoredKey(let text):
-            let path = scratch + "/signed-by-\(abs(text.hashValue)).gpg"
+            let path = scratch + "/signed-by-\(Digest.sha256(Array(text.utf8)).encoded.prefix(16)).gpg"
             try Data(try ArmoredKey.dearmor(text)).write(to: URL(fileURLWithPath: path))
             return [path]
         case nil:

@@ -26,6 +26,16 @@ import Testing
         #expect(result.stdout.contains("digest: sha256:"))
         let versions = try UnpackedImage.unpack(layout: layout, tag: "remote").installedVersions()
         #expect(versions["fx-dep"] == "2.0-1")
+        #expect(!result.stderr.contains("index cache"))
+
+        // A second job on the same agent reads the repository's index from the
+        // agent's cache (the signed Release file names the same index hash).
+        let second = try run(TestEnvironment.binary("copa"),
+                             ["patch", "--agent", "tcp://127.0.0.1:\(port)", "-i", "oci:\(layout):debian", "-r", report,
+                              "-t", "remote-2", "--progress", "json"])
+        try second.check()
+        #expect(second.stderr.contains("from the agent's index cache"))
+        #expect(try skopeoDigest("oci:\(layout):remote-2") == skopeoDigest("oci:\(layout):remote"))
         #expect(agent.isRunning, "the agent must survive the job")
     }
 

@@ -15,6 +15,7 @@ struct RepositoryLoader {
     let fetcher: HTTPFetcher
     let scratch: String
     let reporter: any PatchReporter
+    let cache: PackagesIndexCache
 
     func load(sources: [AptSource], keyrings: KeyringSet, architecture: String) async throws -> AvailablePackages {
         guard !sources.isEmpty else {
@@ -25,8 +26,7 @@ struct RepositoryLoader {
             try Task.checkCancellation()
             let release = try await verifiedRelease(source, keyrings: keyrings, number: index)
             for component in source.isFlat ? [""] : source.components {
-                let index = try await packagesIndex(source, release: release, component: component, architecture: architecture)
-                available.addIndex(index, baseURI: source.uri, architecture: architecture)
+                available.merge(try await packages(source, release: release, component: component, architecture: architecture))
             }
             await reporter.log(.debug, "\(source.distributionURI): \(release.codename ?? release.suite ?? source.suite) verified")
         }
@@ -78,15 +78,28 @@ struct RepositoryLoader {
         }
     }
 
-    /// Fetches one Packages index in the best compression the Release lists,
-    /// checks it against the signed hash, and decompresses it.
-    private func packagesIndex(_ source: AptSource, release: ReleaseFile, component: String,
-                               architecture: String) async throws -> [UInt8] {
+    /// One Packages index in the best compression the Release lists, checked
+    /// against the signed hash. An index whose signed hash was seen before is
+    /// taken from the agent's cache: the hash names its content exactly.
+    private func packages(_ source: AptSource, release: ReleaseFile, component: String,
+                          architecture: String) async throws -> AvailablePackages {
         let path = source.packagesIndexPath(component: component, architecture: architecture)
         guard let entry = [path + ".xz", path + ".gz", path].lazy.compactMap({ release.entry(for: $0) }).first else {
             throw EngineError(.packageNotFound,
                 "\(source.distributionURI) has no \(path) for \(architecture) in its signed Release file")
         }
+        let key = "\(entry.sha256) \(source.uri) \(architecture)"
+        if let cached = await cache.packages(for: key) {
+            await reporter.log(.debug, "\(source.distributionURI)/\(entry.path): from the agent's index cache")
+            return cached
+        }
+        var packages = AvailablePackages()
+        packages.addIndex(try await download(entry, of: source), baseURI: source.uri, architecture: architecture)
+        await cache.store(packages, for: key)
+        return packages
+    }
+
+    private func download(_ entry: ReleaseFile.FileEntry, of source: AptSource) async throws -> [UInt8] {
         let url = source.distributionURI + "/" + entry.path
         guard let bytes = try await fetcher.fetch(url, limit: Int(entry.size)) else {
             throw EngineError(.packageNotFound, "\(url) is listed in the Release file but missing")
@@ -96,5 +109,29 @@ struct RepositoryLoader {
             throw EngineError(.verification, "\(url) does not match the SHA-256 in the signed Release file")
         }
         return try decompressingSource(MemorySource(bytes)).readAll(limit: 1 << 30)
+    }
+}
+
+/// Parsed Packages indexes by the SHA-256 their signed Release file gives, so
+/// an agent patching many images of one release reads each index once. Holds
+/// a few indexes (an archive's main index is tens of MB); the oldest goes first.
+public actor PackagesIndexCache {
+    private var entries: [String: AvailablePackages] = [:]
+    private var order: [String] = []
+    private let capacity: Int
+
+    public init(capacity: Int = 8) {
+        self.capacity = capacity
+    }
+
+    func packages(for key: String) -> AvailablePackages? {
+        entries[key]
+    }
+
+    func store(_ packages: AvailablePackages, for key: String) {
+        if entries.updateValue(packages, forKey: key) == nil { order.append(key) }
+        while order.count > capacity {
+            entries[order.removeFirst()] = nil
+        }
     }
 }

@@ -63,6 +63,12 @@ public struct AvailablePackages: Sendable {
         }
     }
 
+    /// Adds every package of `other`.
+    public mutating func merge(_ other: AvailablePackages) {
+        byName.merge(other.byName) { $0 + $1 }
+        count += other.count
+    }
+
     /// Adds the paragraphs of a `Packages` index that are for `architecture` or `all`.
     public mutating func addIndex(_ bytes: [UInt8], baseURI: String, architecture: String) {
         PackagesIndexSplitter.forEachParagraph(bytes) { name, arch, text in

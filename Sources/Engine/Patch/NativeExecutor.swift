@@ -34,6 +34,7 @@ public struct NativeExecutor: PatchExecutor {
     let logger: Logger
     let defaults: Defaults
     let http: HTTPClient
+    let indexCache = PackagesIndexCache()
 
     public init(workdir: String, logger: Logger, defaults: Defaults = Defaults(), httpClient: HTTPClient = .shared) throws {
         try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
@@ -63,7 +64,7 @@ public struct NativeExecutor: PatchExecutor {
             registry: RegistryClient(configuration: registryConfiguration, httpClient: http),
             fetcher: HTTPFetcher(client: http),
             cache: try OCILayout.create(at: workdir + "/cache"),
-            scratch: scratch)
+            scratch: scratch, indexCache: indexCache)
         return try await job.run()
     }
 }

@@ -12,6 +12,7 @@ struct PatchJob {
     /// Content-addressed blob cache shared by jobs (an OCI layout's blob store).
     let cache: OCILayout
     let scratch: String
+    let indexCache: PackagesIndexCache
 
     func run() async throws -> PatchResult {
         let source = try makeImageSource(request.image, client: registry)
@@ -26,7 +27,7 @@ struct PatchJob {
         let carriedOver = try await step("previous-patch") { try await carriedOverPackages(base, probe: probe) }
         let architecture = try DebianArchitectureName(request.platform)
         let available = try await step("repositories") {
-            try await RepositoryLoader(fetcher: fetcher, scratch: scratch, reporter: reporter)
+            try await RepositoryLoader(fetcher: fetcher, scratch: scratch, reporter: reporter, cache: indexCache)
                 .load(sources: try probe.aptSources(options: request.options, defaults: defaults),
                       keyrings: try probe.keyrings(scratch: scratch, extra: defaults.extraKeyrings),
                       architecture: architecture.name)

@@ -50,7 +50,8 @@ public actor AgentSession {
         hello.clientName = "copa"
         hello.clientVersion = AgentVersionInfo.client
         hello.supportedVersions = [ProtocolVersion.current]
-        try await socket.send(Envelope(.hello(hello)))
+        let envelope = Envelope(.hello(hello))
+        let socket = socket
         let endpoint = endpoint
         let timer = Task {
             try await Task.sleep(for: timeout)
@@ -58,7 +59,18 @@ public actor AgentSession {
                 message: "the agent at \(endpoint) did not answer within \(timeout); is `copa-agent serve` running there?"))
         }
         defer { timer.cancel() }
-        return try await withCheckedThrowingContinuation { welcomeWaiters.append($0) }
+        // The waiter is registered before the Hello goes out: the actor is
+        // reentrant, so a Welcome may be dispatched while the send is suspended.
+        return try await withCheckedThrowingContinuation { waiter in
+            welcomeWaiters.append(waiter)
+            Task {
+                do {
+                    try await socket.send(envelope)
+                } catch {
+                    await self.failWelcomeWaiters(error)
+                }
+            }
+        }
     }
 
     /// Submits a job; its messages arrive on the returned stream, which ends

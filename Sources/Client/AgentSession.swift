@@ -55,7 +55,7 @@ public actor AgentSession {
         let endpoint = endpoint
         let timer = Task {
             try await Task.sleep(for: timeout)
-            await self.failWelcomeWaiters(AgentConnectionError(
+            self.failWelcomeWaiters(AgentConnectionError(
                 message: "the agent at \(endpoint) did not answer within \(timeout); is `copa-agent serve` running there?"))
         }
         defer { timer.cancel() }
@@ -67,7 +67,7 @@ public actor AgentSession {
                 do {
                     try await socket.send(envelope)
                 } catch {
-                    await self.failWelcomeWaiters(error)
+                    self.failWelcomeWaiters(error)
                 }
             }
         }

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Testing
 
@@ -90,10 +91,10 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errData = err.fileHandleForReading.readAllRetryingInterrupts()
         group.leave()
     }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let outData = out.fileHandleForReading.readAllRetryingInterrupts()
     group.wait()
     process.waitUntilExit()
     return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),

@@ -42,7 +42,7 @@ enum ProcessRunner {
         } catch {
             throw EngineError(.io, "cannot run \(executable); is it installed?", underlying: error)
         }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = pipe.fileHandleForReading.readAllRetryingInterrupts()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -101,5 +102,23 @@ enum FileStreamError {
     static func posix(_ what: String, _ code: Int32) -> EngineError {
         let reason = String(cString: strerror(code))
         return EngineError(.io, "\(what): \(reason) (errno \(code))")
+    }
+}
+
+extension FileHandle {
+    /// Reads until end of file, retrying reads a signal interrupts. Foundation's
+    /// `readDataToEndOfFile` traps on EINTR, which a child process exiting
+    /// (SIGCHLD) can cause while its output is being read.
+    public func readAllRetryingInterrupts() -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fileDescriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                data.append(contentsOf: buffer[0..<count])
+            } else if count == 0 || errno != EINTR {
+                return data
+            }
+        }
     }
 }

@@ -37,7 +37,7 @@ enum DpkgTestSupport {
         process.standardError = FileHandle(forWritingAtPath: errorPath)
         process.standardInput = FileHandle(forReadingAtPath: inputPath)
         try process.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let output = stdout.fileHandleForReading.readAllRetryingInterrupts()
         process.waitUntilExit()
         let errorOutput = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
         return Outcome(status: process.terminationStatus, stdout: output, stderr: errorOutput)

@@ -23,7 +23,7 @@ enum ImageIOTestSupport {
         process.standardOutput = stdout
         process.standardError = FileHandle(forWritingAtPath: errorPath)
         try process.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let output = stdout.fileHandleForReading.readAllRetryingInterrupts()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             let errorOutput = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""

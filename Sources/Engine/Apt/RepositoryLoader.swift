@@ -21,16 +21,33 @@ struct RepositoryLoader {
         guard !sources.isEmpty else {
             throw EngineError(.invalidInput, "the image has no apt sources; give the agent --apt-mirror or the job --apt-source")
         }
-        var available = AvailablePackages()
-        for (index, source) in sources.enumerated() {
-            try Task.checkCancellation()
-            let release = try await verifiedRelease(source, keyrings: keyrings, number: index)
-            for component in source.isFlat ? [""] : source.components {
-                available.merge(try await packages(source, release: release, component: component, architecture: architecture))
+        // Sources are independent: fetch, verify and decompress them at once,
+        // then merge in the order the image lists them, so the result does not
+        // depend on which finished first.
+        let parts = try await withThrowingTaskGroup(of: (Int, AvailablePackages).self) { group in
+            for (index, source) in sources.enumerated() {
+                group.addTask {
+                    (index, try await self.load(source, keyrings: keyrings, architecture: architecture, number: index))
+                }
             }
-            await reporter.log(.debug, "\(source.distributionURI): \(release.codename ?? release.suite ?? source.suite) verified")
+            var parts: [(Int, AvailablePackages)] = []
+            for try await part in group { parts.append(part) }
+            return parts.sorted { $0.0 < $1.0 }
         }
+        var available = AvailablePackages()
+        for (_, part) in parts { available.merge(part) }
         await reporter.log(.info, "\(available.count) package versions available from \(sources.count) source(s)")
+        return available
+    }
+
+    private func load(_ source: AptSource, keyrings: KeyringSet, architecture: String, number: Int) async throws -> AvailablePackages {
+        try Task.checkCancellation()
+        let release = try await verifiedRelease(source, keyrings: keyrings, number: number)
+        var available = AvailablePackages()
+        for component in source.isFlat ? [""] : source.components {
+            available.merge(try await packages(source, release: release, component: component, architecture: architecture))
+        }
+        await reporter.log(.debug, "\(source.distributionURI): \(release.codename ?? release.suite ?? source.suite) verified")
         return available
     }
 

@@ -71,7 +71,7 @@ struct DebUnpacker {
                 state.written.insert(path)
             }
         case .statusFile, .queryListing:
-            let directory = PatchLayerWriter.infoDirectory
+            let directory = ImageProbe.infoDirectory
             let listText = list.joined(separator: "\n") + "\n"
             try tar.appendFile("\(directory)/\(basename).list", bytes: Array(listText.utf8), mtime: mtime)
             var written: Set<String> = ["list"]

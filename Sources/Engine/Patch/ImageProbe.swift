@@ -19,10 +19,23 @@ struct ImageProbe: Sendable {
     /// Absolute path → info basenames of the packages whose `.list` names it.
     private let owners: [String: [String]]
 
-    init(layers: [Descriptor], cache: OCILayout) throws {
+    /// The dpkg database an earlier patch layer of ours left on top of the
+    /// probed layers; nil when there is no such layer.
+    let databaseWithPreviousPatch: DpkgDatabase?
+
+    /// Probes `layers`; with `previousPatch`, also reads the database as that
+    /// layer leaves it, continuing the same walk instead of reading the base
+    /// layers a second time.
+    init(layers: [Descriptor], previousPatch: Descriptor? = nil, cache: OCILayout) throws {
         let collector = LayerFileCollector(matching: Self.keeps)
         for layer in layers { try collector.addLayer(try cache.openBlob(layer.digest)) }
         let collected = collector.result()
+        if let previousPatch {
+            try collector.addLayer(try cache.openBlob(previousPatch.digest))
+            databaseWithPreviousPatch = try Self.readDatabase(collector.result().entries.compactMapValues(\.content))
+        } else {
+            databaseWithPreviousPatch = nil
+        }
         files = collected.entries.compactMapValues(\.content)
         etcMD5 = collected.etcMD5
         nonDirectories = collected.existingPaths

@@ -21,10 +21,10 @@ struct PatchJob {
         }
         let base = try PatchBase(image)
         try await step("fetch-layers") { try await fetchLayers(image.layers, from: source) }
-        let probe = try await step("probe") { try ImageProbe(layers: base.baseLayers, cache: cache) }
+        let probe = try await step("probe") { try ImageProbe(layers: base.baseLayers, previousPatch: base.previousPatch, cache: cache) }
         try probe.checkSupported()
         await reporter.log(.info, "image: \(probe.osRelease.prettyName), \(probe.database.installed.count) packages (\(probe.databaseLayout))")
-        let carriedOver = try await step("previous-patch") { try await carriedOverPackages(base, probe: probe) }
+        let carriedOver = try await step("previous-patch") { await carriedOverPackages(probe) }
         let architecture = try DebianArchitectureName(request.platform)
         let available = try await step("repositories") {
             try await RepositoryLoader(fetcher: fetcher, scratch: scratch, reporter: reporter, cache: indexCache)
@@ -101,11 +101,10 @@ struct PatchJob {
 
     /// Packages an earlier patch layer of ours installed or changed: they are
     /// installed again so replacing that layer loses none of its fixes.
-    private func carriedOverPackages(_ base: PatchBase, probe: ImageProbe) async throws -> [Resolver.CarriedOver] {
-        guard base.previousPatch != nil else { return [] }
-        let current = try ImageProbe(layers: base.baseLayers + [base.previousPatch].compactMap { $0 }, cache: cache)
+    private func carriedOverPackages(_ probe: ImageProbe) async -> [Resolver.CarriedOver] {
+        guard let current = probe.databaseWithPreviousPatch else { return [] }
         var carried: [Resolver.CarriedOver] = []
-        for package in current.database.installed where package.isInstalled {
+        for package in current.installed where package.isInstalled {
             let before = probe.database.packages(named: package.name)
                 .first { $0.isInstalled && $0.architecture == package.architecture }
             if before?.version != package.version {

@@ -27,8 +27,6 @@ struct PatchLayerWriter {
     let cache: OCILayout
     let scratch: String
 
-    static let infoDirectory = "var/lib/dpkg/info"
-
     func write() throws -> PatchLayer {
         let blob = try cache.blobWriter()
         let gzip = try GzipCompressSink(blob, level: 6)

@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
     ],
     targets: [
         // System libraries (Debian: libzmq3-dev, zlib1g-dev, liblzma-dev, libzstd-dev).
@@ -33,10 +36,23 @@ let package = Package(
             ],
             exclude: ["copa.proto"]
         ),
+        // BuildKit's LLB and control API: our .proto subsets and their committed
+        // generated Swift (scripts/gen-proto).
+        .target(
+            name: "BuildKitAPI",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ],
+            exclude: ["ops.proto", "worker.proto", "control.proto"]
+        ),
         .target(
             name: "Engine",
             dependencies: [
-                "CZlib", "CLzma", "CZstd",
+                "CZlib", "CLzma", "CZstd", "BuildKitAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

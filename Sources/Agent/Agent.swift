@@ -87,7 +87,7 @@ public actor Agent {
             var info = Copa_Protocol_V1_ExecutorInfo()
             info.name = executor.name
             info.platforms = executor.platforms.map(\.wire)
-            info.version = AgentVersion.current
+            info.version = executor.version.isEmpty ? AgentVersion.current : executor.version
             welcome.executors.append(info)
             for platform in executor.platforms where seen.insert(platform).inserted {
                 welcome.platforms.append(platform.wire)
@@ -112,7 +112,7 @@ public actor Agent {
         let executor: any PatchExecutor
         do {
             request = try PatchRequest(wire: submit)
-            executor = try chooseExecutor(submit.options.executor, for: request.platform)
+            executor = try chooseExecutor(submit.options.executor, for: request)
         } catch let error as EngineError {
             return await fail(key, error.wireCode, error.description)
         } catch let error as ProtocolError {
@@ -135,14 +135,18 @@ public actor Agent {
         startQueuedJobs()
     }
 
-    private func chooseExecutor(_ name: String, for platform: Platform) throws -> any PatchExecutor {
+    /// A named executor, or for "auto" the first (the agent lists BuildKit
+    /// before native) that handles the platform and prefers the request.
+    private func chooseExecutor(_ name: String, for request: PatchRequest) throws -> any PatchExecutor {
         let wanted = name.isEmpty || name == "auto" ? nil : name
         let candidates = executors.filter { wanted == nil || $0.name == wanted }
         guard !candidates.isEmpty else {
             let names = executors.map(\.name).joined(separator: ", ")
             throw ProtocolError(.invalidInput, "this agent has no \(name) executor (it has: \(names))")
         }
-        guard let executor = candidates.first(where: { $0.platforms.contains(platform) }) else {
+        let platform = request.platform
+        let able = candidates.filter { $0.platforms.contains(platform) }
+        guard let executor = (wanted == nil ? able.first { $0.prefers(request) } : nil) ?? able.first else {
             let platforms = Set(candidates.flatMap(\.platforms)).map(\.description).sorted().joined(separator: ", ")
             throw ProtocolError(.unsupportedPlatform, "this agent patches \(platforms), not \(platform)")
         }

@@ -150,6 +150,7 @@ extension EngineError {
         case .io: .io
         case .validation: .validation
         case .cancelled: .cancelled
+        case .executor: .executor
         case .internal: .internal
         }
     }

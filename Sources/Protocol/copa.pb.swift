@@ -49,6 +49,9 @@ public nonisolated enum Copa_Protocol_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Ca
   case protocolVersion // = 13
   case duplicateJob // = 14
   case unsupportedPlatform // = 15
+
+  /// The executor itself failed: BuildKit unreachable, too old, or a solve step failed.
+  case executor // = 16
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -73,6 +76,7 @@ public nonisolated enum Copa_Protocol_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Ca
     case 13: self = .protocolVersion
     case 14: self = .duplicateJob
     case 15: self = .unsupportedPlatform
+    case 16: self = .executor
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -95,6 +99,7 @@ public nonisolated enum Copa_Protocol_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Ca
     case .protocolVersion: return 13
     case .duplicateJob: return 14
     case .unsupportedPlatform: return 15
+    case .executor: return 16
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -117,6 +122,7 @@ public nonisolated enum Copa_Protocol_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Ca
     .protocolVersion,
     .duplicateJob,
     .unsupportedPlatform,
+    .executor,
   ]
 
 }
@@ -868,7 +874,7 @@ public nonisolated struct Copa_Protocol_V1_Reject: Sendable {
 fileprivate nonisolated let _protobuf_package = "copa.protocol.v1"
 
 nonisolated extension Copa_Protocol_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INTERNAL\0\u{1}INVALID_INPUT\0\u{1}UNSUPPORTED_OS\0\u{1}IMAGE_NOT_FOUND\0\u{1}REGISTRY\0\u{1}VERIFICATION\0\u{1}PACKAGE_NOT_FOUND\0\u{1}DEPENDENCY\0\u{1}ARCHIVE\0\u{1}IO\0\u{1}VALIDATION\0\u{1}CANCELLED\0\u{1}PROTOCOL\0\u{1}PROTOCOL_VERSION\0\u{1}DUPLICATE_JOB\0\u{1}UNSUPPORTED_PLATFORM\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INTERNAL\0\u{1}INVALID_INPUT\0\u{1}UNSUPPORTED_OS\0\u{1}IMAGE_NOT_FOUND\0\u{1}REGISTRY\0\u{1}VERIFICATION\0\u{1}PACKAGE_NOT_FOUND\0\u{1}DEPENDENCY\0\u{1}ARCHIVE\0\u{1}IO\0\u{1}VALIDATION\0\u{1}CANCELLED\0\u{1}PROTOCOL\0\u{1}PROTOCOL_VERSION\0\u{1}DUPLICATE_JOB\0\u{1}UNSUPPORTED_PLATFORM\0\u{1}EXECUTOR\0")
 }
 
 nonisolated extension Copa_Protocol_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

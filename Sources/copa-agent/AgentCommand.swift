@@ -38,6 +38,25 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("keyring"), help: "Extra OpenPGP keyring trusted for repository signatures (repeatable).")
     var keyrings: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "BuildKit to run jobs on: unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT or docker://unix:///var/run/docker.sock.",
+        discussion: "With a BuildKit, --executor auto (the clients' default) patches registry images there; OCI layouts and --executor native use the embedded executor."))
+    var buildkit: String?
+
+    @Option(help: "CA certificate (PEM) that a tcp:// BuildKit's certificate must chain to.")
+    var buildkitCacert: String?
+
+    @Option(help: "Client certificate (PEM) for a tcp:// BuildKit that wants mutual TLS.")
+    var buildkitCert: String?
+
+    @Option(help: "Key (PEM) of --buildkit-cert.")
+    var buildkitKey: String?
+
+    @Option(help: ArgumentHelp(
+        "Image that deploys packages into distroless images on BuildKit; {id}, {codename} and {version} come from the image's os-release.",
+        discussion: "Default: docker.io/library/debian:{codename}-slim, or docker.io/library/ubuntu:{version}."))
+    var toolingImage: String?
+
     @Option(help: "Log level: debug, info, warning, error.")
     var logLevel = "info"
 
@@ -58,11 +77,22 @@ struct Serve: AsyncParsableCommand {
         var defaults = NativeExecutor.Defaults()
         defaults.aptMirror = aptMirror
         defaults.extraKeyrings = keyrings
-        let executor = try NativeExecutor(workdir: workdir, logger: logger, defaults: defaults)
+        var executors: [any PatchExecutor] = []
+        if let buildkit {
+            var configuration = BuildKitExecutor.Configuration(address: try BuildKitAddress(parsing: buildkit))
+            configuration.tls = BuildKitTLS(caCertificate: buildkitCacert, certificate: buildkitCert, key: buildkitKey)
+            configuration.toolingImage = toolingImage
+            let executor = try await BuildKitExecutor.connect(configuration, workdir: workdir, logger: logger, defaults: defaults)
+            logger.info("BuildKit ready", metadata: [
+                "address": "\(configuration.address)", "version": "\(executor.version)",
+                "platforms": "\(executor.platforms.map(\.description).joined(separator: ","))"])
+            executors.append(executor)
+        }
+        executors.append(try NativeExecutor(workdir: workdir, logger: logger, defaults: defaults))
         let socket = try await AgentSocket.bind(listen, options: options)
         let agent = Agent(
             configuration: AgentConfiguration(name: name, maxJobs: maxJobs, workdir: workdir),
-            executors: [executor], logger: logger)
+            executors: executors, logger: logger)
         await agent.serve(socket)
     }
 }

@@ -26,6 +26,8 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         case validation = "VALIDATION"
         /// The job was cancelled or timed out.
         case cancelled = "CANCELLED"
+        /// The executor failed: BuildKit unreachable or too old, or a solve step failed.
+        case executor = "EXECUTOR"
         /// A bug: something the engine assumed did not hold.
         case `internal` = "INTERNAL"
     }

@@ -7,7 +7,16 @@ public protocol PatchExecutor: Sendable {
     var name: String { get }
     /// Platforms this executor can patch.
     var platforms: [Platform] { get }
+    /// Shown to clients next to the name (a BuildKit executor: BuildKit's version).
+    var version: String { get }
+    /// Whether `--executor auto` may pick this executor for `request`.
+    func prefers(_ request: PatchRequest) -> Bool
     func patch(_ request: PatchRequest, reporter: any PatchReporter) async throws -> PatchResult
+}
+
+extension PatchExecutor {
+    public var version: String { "" }
+    public func prefers(_ request: PatchRequest) -> Bool { true }
 }
 
 /// What one job asks for.

@@ -48,23 +48,33 @@ public struct NativeExecutor: PatchExecutor {
     public static let supportedFamilies = ["debian", "ubuntu"]
 
     public func patch(_ request: PatchRequest, reporter: any PatchReporter) async throws -> PatchResult {
-        let family = request.manifest.os.family.lowercased()
-        guard family.isEmpty || Self.supportedFamilies.contains(family) else {
-            throw EngineError(.unsupportedOS,
-                "the report is for \(family) \(request.manifest.os.version); the native executor patches \(Self.supportedFamilies.joined(separator: " and ")) images (dpkg) only")
-        }
+        try Self.checkFamily(request.manifest)
         let scratch = workdir + "/jobs/" + UUID().uuidString.lowercased()
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let job = try makeJob(request, reporter: reporter, scratch: scratch)
+        return try await job.run()
+    }
+
+    /// A job over this executor's registry client, fetcher and caches.
+    func makeJob(_ request: PatchRequest, reporter: any PatchReporter, scratch: String) throws -> PatchJob {
         var registryConfiguration = RegistryClient.Configuration()
         registryConfiguration.insecureRegistries = request.options.insecureRegistries
         registryConfiguration.credentials = try DockerConfig.load()
-        let job = PatchJob(
+        return PatchJob(
             request: request, reporter: reporter, defaults: defaults,
             registry: RegistryClient(configuration: registryConfiguration, httpClient: http),
             fetcher: HTTPFetcher(client: http),
             cache: try OCILayout.create(at: workdir + "/cache"),
             scratch: scratch, indexCache: indexCache)
-        return try await job.run()
+    }
+
+    /// Checks the family the report names before any work.
+    static func checkFamily(_ manifest: UpdateManifest) throws {
+        let family = manifest.os.family.lowercased()
+        guard family.isEmpty || supportedFamilies.contains(family) else {
+            throw EngineError(.unsupportedOS,
+                "the report is for \(family) \(manifest.os.version); this project patches \(supportedFamilies.joined(separator: " and ")) images (dpkg) only")
+        }
     }
 }

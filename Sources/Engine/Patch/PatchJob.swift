@@ -14,7 +14,45 @@ struct PatchJob {
     let scratch: String
     let indexCache: PackagesIndexCache
 
+    /// What the steps up to the resolver found: shared by every executor, so
+    /// they install the same versions for the same image and manifest.
+    struct Planned {
+        let source: any ImageSource
+        let image: SourceImage
+        let base: PatchBase
+        let probe: ImageProbe
+        let plan: ResolutionPlan
+    }
+
     func run() async throws -> PatchResult {
+        let planned = try await prepare()
+        let (source, image, base, probe, plan) = (planned.source, planned.image, planned.base, planned.probe, planned.plan)
+        guard !plan.installs.isEmpty else {
+            return try await publishUnchanged(image, source: source, plan: plan)
+        }
+        let debs = try await step("fetch-packages") { try await fetchPackages(plan) }
+        let created = ImageExporter.createdTime(sourceDateEpoch: request.options.sourceDateEpoch, source: image)
+        let layer = try await step("apply") {
+            try PatchLayerWriter(probe: probe, plan: plan, debs: debs, mtime: ImageExporter.epochSeconds(created),
+                                 mediaType: image.family.layer(.gzip), cache: cache, scratch: scratch).write()
+        }
+        let outcomes = try await step("validate") {
+            try PatchValidator(cache: cache, layer: layer.descriptor, probe: probe, plan: plan,
+                               ignoreErrors: request.options.ignoreErrors).validate()
+        }
+        let built = try ImageExporter.build(source: image, base: base, patchLayer: layer.descriptor, diffID: layer.diffID,
+                                            created: created, summary: summary(plan))
+        let destination = try makeImageDestination(request.target, client: registry)
+        let written = try await step("export") {
+            try await ImageExporter.publish(built, to: destination, tag: request.target.tagName, source: source, cache: cache)
+        }
+        return PatchResult(reference: request.target.description, platform: request.platform, manifest: written,
+                           config: built.config, patchLayer: layer.descriptor, patchLayerDiffID: layer.diffID,
+                           packages: outcomes, warnings: layer.warnings)
+    }
+
+    /// resolve image → fetch layers → probe → repositories → resolve.
+    func prepare() async throws -> Planned {
         let source = try makeImageSource(request.image, client: registry)
         let image = try await step("resolve-image") {
             try await source.resolve(platform: request.platform)
@@ -40,28 +78,7 @@ struct PatchJob {
         for install in plan.orderedInstalls {
             await reporter.log(.info, "install \(install.package.name) \(install.replacing.map { "\($0.version) → " } ?? "")\(install.package.version)")
         }
-        guard !plan.installs.isEmpty else {
-            return try await publishUnchanged(image, source: source, plan: plan)
-        }
-        let debs = try await step("fetch-packages") { try await fetchPackages(plan) }
-        let created = ImageExporter.createdTime(sourceDateEpoch: request.options.sourceDateEpoch, source: image)
-        let layer = try await step("apply") {
-            try PatchLayerWriter(probe: probe, plan: plan, debs: debs, mtime: ImageExporter.epochSeconds(created),
-                                 mediaType: image.family.layer(.gzip), cache: cache, scratch: scratch).write()
-        }
-        let outcomes = try await step("validate") {
-            try PatchValidator(cache: cache, layer: layer.descriptor, probe: probe, plan: plan,
-                               ignoreErrors: request.options.ignoreErrors).validate()
-        }
-        let built = try ImageExporter.build(source: image, base: base, patchLayer: layer.descriptor, diffID: layer.diffID,
-                                            created: created, summary: summary(plan))
-        let destination = try makeImageDestination(request.target, client: registry)
-        let written = try await step("export") {
-            try await ImageExporter.publish(built, to: destination, tag: request.target.tagName, source: source, cache: cache)
-        }
-        return PatchResult(reference: request.target.description, platform: request.platform, manifest: written,
-                           config: built.config, patchLayer: layer.descriptor, patchLayerDiffID: layer.diffID,
-                           packages: outcomes, warnings: layer.warnings)
+        return Planned(source: source, image: image, base: base, probe: probe, plan: plan)
     }
 
     /// Runs one step, reporting its start and end (and failure) to the client.
@@ -78,13 +95,13 @@ struct PatchJob {
         }
     }
 
-    private func summary(_ plan: ResolutionPlan) -> String {
+    func summary(_ plan: ResolutionPlan) -> String {
         let names = plan.orderedInstalls.map { "\($0.package.name)=\($0.package.version)" }
         return "patched OS packages: " + names.joined(separator: " ")
     }
 
     /// Downloads every layer into the cache (verifying its digest) unless it is there.
-    private func fetchLayers(_ layers: [Descriptor], from source: any ImageSource) async throws {
+    func fetchLayers(_ layers: [Descriptor], from source: any ImageSource) async throws {
         var done: UInt64 = 0
         let total = UInt64(layers.reduce(0) { $0 + max(0, $1.size) })
         for layer in layers {
@@ -141,7 +158,7 @@ struct PatchJob {
     }
 
     /// Nothing to install: the target gets the source image as it is.
-    private func publishUnchanged(_ image: SourceImage, source: any ImageSource, plan: ResolutionPlan) async throws -> PatchResult {
+    func publishUnchanged(_ image: SourceImage, source: any ImageSource, plan: ResolutionPlan) async throws -> PatchResult {
         await reporter.log(.info, "every package is already at its fixed version; the target is the source image unchanged")
         let destination = try makeImageDestination(request.target, client: registry)
         let built = ImageExporter.Built(configBytes: image.configBytes, config: image.manifest.config,

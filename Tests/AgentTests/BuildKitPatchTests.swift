@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+
+/// The BuildKit executor against a real BuildKit (the one in trixie's Docker
+/// Engine, started by scripts/test through scripts/buildkit): a `copa-agent
+/// serve --buildkit` process, `copa patch --agent --executor ...` clients, and
+/// the results read back with skopeo, umoci and dpkg.
+@Suite(.serialized) struct BuildKitPatchTests {
+    /// The BuildKit address, or nil after printing why the tests skip. They
+    /// skip only when scripts/test said BuildKit could not start; run without
+    /// scripts/test they fail, like every integration test.
+    static func buildKit(_ test: String) throws -> String? {
+        if let reason = ProcessInfo.processInfo.environment["COPA_TEST_BUILDKIT_SKIP"], !reason.isEmpty {
+            print("BuildKitPatchTests.\(test) skipped: \(reason)")
+            return nil
+        }
+        return try TestEnvironment.variable("COPA_TEST_BUILDKIT")
+    }
+
+    /// The live bookworm image and the tooling image in the test registry.
+    static func liveImages(_ test: String) throws -> (image: String, report: String, tooling: String)? {
+        if ProcessInfo.processInfo.environment["COPA_TEST_SKIP_LIVE"] == "1" {
+            print("BuildKitPatchTests.\(test) skipped: COPA_TEST_SKIP_LIVE=1 (no live image to patch or to use as tooling)")
+            return nil
+        }
+        return (try TestEnvironment.variable("COPA_TEST_LIVE_IMAGE"), try TestEnvironment.variable("COPA_TEST_LIVE_REPORT"),
+                try TestEnvironment.variable("COPA_TEST_TOOLING_IMAGE"))
+    }
+
+    /// A `copa-agent serve --buildkit` process on a free port.
+    final class AgentProcess {
+        let process = Process()
+        let endpoint: String
+        let log: String
+
+        init(buildKit: String, tooling: String) throws {
+            let workdir = try TestEnvironment.temporaryDirectory()
+            let port = 20_000 + Int.random(in: 0..<20_000)
+            endpoint = "tcp://127.0.0.1:\(port)"
+            log = workdir + "/agent.log"
+            FileManager.default.createFile(atPath: log, contents: nil)
+            process.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
+            process.arguments = ["serve", "--listen", endpoint, "--workdir", workdir, "--max-jobs", "2",
+                                 "--buildkit", buildKit, "--tooling-image", tooling]
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            try process.run()
+        }
+
+        func patch(_ arguments: [String]) throws -> CommandResult {
+            guard process.isRunning else {
+                throw TestSetupError(message: "copa-agent exited: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+            }
+            return try run(TestEnvironment.binary("copa"), ["patch", "--agent", endpoint, "--progress", "json"] + arguments)
+        }
+
+        deinit {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// A registry image copied into an OCI layout and unpacked by umoci.
+    static func unpack(_ reference: String) throws -> UnpackedImage {
+        let layout = try TestEnvironment.temporaryDirectory() + "/layout"
+        try run("/usr/bin/skopeo", ["--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
+                                    "docker://\(reference)", "oci:\(layout):image"]).check()
+        return try UnpackedImage.unpack(layout: layout, tag: "image")
+    }
+
+    @Test func welcomeAdvertisesBuildKitAndItsPlatforms() throws {
+        guard let buildKit = try Self.buildKit(#function), let live = try Self.liveImages(#function) else { return }
+        let agent = try AgentProcess(buildKit: buildKit, tooling: live.tooling)
+        Thread.sleep(forTimeInterval: 1)
+        let result = try run(TestEnvironment.binary("copa"), ["agent-info", "--agent", agent.endpoint])
+        try result.check()
+        #expect(result.stdout.contains("buildkit"), "\(result.stdout)")
+        #expect(result.stdout.contains("linux/amd64") || result.stdout.contains("linux/arm64"), "\(result.stdout)")
+    }
+
+    /// Parity: the same image and report through both executors give images
+    /// whose dpkg databases hold the same versions of the updated packages,
+    /// each the original layers plus exactly one.
+    @Test func bothExecutorsInstallTheSameVersions() throws {
+        guard let buildKit = try Self.buildKit(#function), let live = try Self.liveImages(#function) else { return }
+        let agent = try AgentProcess(buildKit: buildKit, tooling: live.tooling)
+        let registry = try TestEnvironment.registry
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let source = "\(registry)/parity-\(suffix)/debian:bookworm"
+        try run("/usr/bin/skopeo", ["--insecure-policy", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
+                                    "--preserve-digests", "docker://\(live.image)", "docker://\(source)"]).check()
+
+        let native = try agent.patch(["-i", source, "-r", live.report, "-t", "native", "--executor", "native"])
+        try native.check()
+        let built = try agent.patch(["-i", source, "-r", live.report, "-t", "buildkit", "--executor", "buildkit"])
+        try built.check()
+        // BuildKit's own progress reached the client as job events.
+        #expect(built.stderr.contains("apt-get install"), "\(built.stderr.suffix(2000))")
+        #expect(built.stderr.contains("Setting up") || built.stderr.contains("Unpacking"), "apt's output is streamed")
+
+        let original = try skopeoLayers("docker://\(source)")
+        for tag in ["native", "buildkit"] {
+            let layers = try skopeoLayers("docker://\(registry)/parity-\(suffix)/debian:\(tag)")
+            #expect(layers.count == original.count + 1, "\(tag): \(layers.count) layers")
+            #expect(Array(layers.prefix(original.count)) == original, "\(tag) keeps the original layers")
+        }
+
+        let reportJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: live.report))) as? [String: Any]
+        let results = reportJSON?["Results"] as? [[String: Any]] ?? []
+        let names = Set(results.flatMap { $0["Vulnerabilities"] as? [[String: Any]] ?? [] }.compactMap { $0["PkgName"] as? String })
+        #expect(!names.isEmpty)
+        let nativeImage = try Self.unpack("\(registry)/parity-\(suffix)/debian:native")
+        let buildKitImage = try Self.unpack("\(registry)/parity-\(suffix)/debian:buildkit")
+        let nativeVersions = try nativeImage.installedVersions()
+        let buildKitVersions = try buildKitImage.installedVersions()
+        let before = try Self.unpack(source).installedVersions()
+        for name in names.sorted() {
+            #expect(nativeVersions[name] != nil && nativeVersions[name] == buildKitVersions[name],
+                    "\(name): native \(nativeVersions[name] ?? "-"), buildkit \(buildKitVersions[name] ?? "-")")
+            #expect(buildKitVersions[name] != before[name], "\(name) was updated")
+        }
+        // apt really ran inside the image: dpkg's log in the patch layer.
+        #expect(buildKitImage.contents("var/log/dpkg.log")?.contains(" upgrade ") == true)
+        #expect(agent.process.isRunning)
+    }
+
+    /// A distroless-style image (status.d, no apt, no shell): the tooling
+    /// image deploys the packages into it.
+    @Test func patchesDistrolessThroughTheToolingImage() throws {
+        guard let buildKit = try Self.buildKit(#function), let live = try Self.liveImages(#function) else { return }
+        let agent = try AgentProcess(buildKit: buildKit, tooling: live.tooling)
+        let registry = try TestEnvironment.registry
+        let fixtures = try TestEnvironment.fixtures
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let source = "\(registry)/distroless-\(suffix)/app:1.0"
+        try run("/usr/bin/skopeo", ["--insecure-policy", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
+                                    "--preserve-digests", "docker://\(registry)/fixture/distroless:1.0", "docker://\(source)"]).check()
+        let aptSource = "deb [signed-by=\(fixtures)/repo/keyring.gpg] \(try TestEnvironment.repoURL) fixture main"
+        let result = try agent.patch(["-i", source, "-r", fixtures + "/images/trivy-distroless.json", "-t", "1.0-patched",
+                                      "--apt-source", aptSource, "--executor", "buildkit"])
+        try result.check()
+        #expect(result.stderr.contains("deploy "), "the tooling step's progress is streamed")
+        #expect(result.stderr.contains("maintainer-script-not-run") || result.stdout.contains("maintainer"),
+                "the result says maintainer scripts did not run")
+
+        let patched = "\(registry)/distroless-\(suffix)/app:1.0-patched"
+        let original = try skopeoLayers("docker://\(source)")
+        let layers = try skopeoLayers("docker://\(patched)")
+        #expect(layers.count == original.count + 1)
+        #expect(Array(layers.prefix(original.count)) == original)
+
+        let image = try Self.unpack(patched)
+        #expect(image.contents("var/lib/dpkg/status.d/fx-drop")?.contains("Version: 1.0-2") == true)
+        #expect(image.contents("var/lib/dpkg/status.d/fx-newdep")?.contains("Version: 1.0-1") == true)
+        #expect(!image.exists("var/lib/dpkg/status"))
+        #expect(!image.exists("usr/share/fx-drop/gone.txt"))
+        #expect(image.contents("var/lib/dpkg/status.d/fx-drop.md5sums")?.contains("usr/share/fx-drop/gone.txt") == false)
+        #expect(image.contents("usr/share/fx-drop/keep.txt")?.contains("1.0-2") == true)
+        // Nothing of the tooling image leaks into the patched image.
+        #expect(!image.exists("usr/bin/apt-get"))
+        #expect(!image.exists("bin/sh") && !image.exists("usr/bin/sh"))
+    }
+
+    /// What BuildKit cannot do is a clear error, and the agent goes on.
+    @Test func layoutsAndRepatchedImagesAreClearErrorsOnBuildKit() throws {
+        guard let buildKit = try Self.buildKit(#function), let live = try Self.liveImages(#function) else { return }
+        let agent = try AgentProcess(buildKit: buildKit, tooling: live.tooling)
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let fixtures = try TestEnvironment.fixtures
+        let result = try agent.patch(["-i", "oci:\(layout):debian", "-r", fixtures + "/images/trivy-debian.json",
+                                      "--executor", "buildkit"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--executor native"), "\(result.stderr)")
+        // With auto, the layout goes to the native executor.
+        let auto = try agent.patch(["-i", "oci:\(layout):debian", "-r", fixtures + "/images/trivy-debian.json", "-t", "auto"])
+        try auto.check()
+        #expect(agent.process.isRunning)
+    }
+}

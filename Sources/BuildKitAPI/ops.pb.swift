@@ -211,6 +211,14 @@ public nonisolated struct Pb_Op: Sendable {
     set {op = .source(newValue)}
   }
 
+  public var file: Pb_FileOp {
+    get {
+      if case .file(let v)? = op {return v}
+      return Pb_FileOp()
+    }
+    set {op = .file(newValue)}
+  }
+
   public var merge: Pb_MergeOp {
     get {
       if case .merge(let v)? = op {return v}
@@ -250,6 +258,7 @@ public nonisolated struct Pb_Op: Sendable {
   public nonisolated enum OneOf_Op: Equatable, Sendable {
     case exec(Pb_ExecOp)
     case source(Pb_SourceOp)
+    case file(Pb_FileOp)
     case merge(Pb_MergeOp)
     case diff(Pb_DiffOp)
 
@@ -575,6 +584,67 @@ public nonisolated struct Pb_DiffOp: Sendable {
   fileprivate var _upper: Pb_UpperDiffInput? = nil
 }
 
+public nonisolated struct Pb_FileOp: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var actions: [Pb_FileAction] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Pb_FileAction: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var input: Int64 = 0
+
+  public var secondaryInput: Int64 = 0
+
+  public var output: Int64 = 0
+
+  public var action: Pb_FileAction.OneOf_Action? = nil
+
+  public var mkfile: Pb_FileActionMkFile {
+    get {
+      if case .mkfile(let v)? = action {return v}
+      return Pb_FileActionMkFile()
+    }
+    set {action = .mkfile(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Action: Equatable, Sendable {
+    case mkfile(Pb_FileActionMkFile)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Pb_FileActionMkFile: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var path: String = String()
+
+  public var mode: Int32 = 0
+
+  public var data: Data = Data()
+
+  public var timestamp: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "pb"
@@ -597,7 +667,7 @@ nonisolated extension Pb_CacheSharingOpt: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Pb_Op: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Op"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}inputs\0\u{1}exec\0\u{1}source\0\u{2}\u{3}merge\0\u{1}diff\0\u{2}\u{3}platform\0\u{1}constraints\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}inputs\0\u{1}exec\0\u{1}source\0\u{1}file\0\u{2}\u{2}merge\0\u{1}diff\0\u{2}\u{3}platform\0\u{1}constraints\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -630,6 +700,19 @@ nonisolated extension Pb_Op: SwiftProtobuf.Message, SwiftProtobuf._MessageImplem
         if let v = v {
           if hadOneofValue {try decoder.handleConflictingOneOf()}
           self.op = .source(v)
+        }
+      }()
+      case 4: try {
+        var v: Pb_FileOp?
+        var hadOneofValue = false
+        if let current = self.op {
+          hadOneofValue = true
+          if case .file(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.op = .file(v)
         }
       }()
       case 6: try {
@@ -681,6 +764,10 @@ nonisolated extension Pb_Op: SwiftProtobuf.Message, SwiftProtobuf._MessageImplem
     case .source?: try {
       guard case .source(let v)? = self.op else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .file?: try {
+      guard case .file(let v)? = self.op else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     }()
     case .merge?: try {
       guard case .merge(let v)? = self.op else { preconditionFailure() }
@@ -1377,6 +1464,142 @@ nonisolated extension Pb_DiffOp: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
   public static func ==(lhs: Pb_DiffOp, rhs: Pb_DiffOp) -> Bool {
     if lhs._lower != rhs._lower {return false}
     if lhs._upper != rhs._upper {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Pb_FileOp: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FileOp"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{2}actions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.actions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.actions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.actions, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pb_FileOp, rhs: Pb_FileOp) -> Bool {
+    if lhs.actions != rhs.actions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Pb_FileAction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FileAction"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}input\0\u{1}secondaryInput\0\u{1}output\0\u{2}\u{2}mkfile\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.input) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.secondaryInput) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.output) }()
+      case 5: try {
+        var v: Pb_FileActionMkFile?
+        var hadOneofValue = false
+        if let current = self.action {
+          hadOneofValue = true
+          if case .mkfile(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.action = .mkfile(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.input != 0 {
+      try visitor.visitSingularInt64Field(value: self.input, fieldNumber: 1)
+    }
+    if self.secondaryInput != 0 {
+      try visitor.visitSingularInt64Field(value: self.secondaryInput, fieldNumber: 2)
+    }
+    if self.output != 0 {
+      try visitor.visitSingularInt64Field(value: self.output, fieldNumber: 3)
+    }
+    try { if case .mkfile(let v)? = self.action {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pb_FileAction, rhs: Pb_FileAction) -> Bool {
+    if lhs.input != rhs.input {return false}
+    if lhs.secondaryInput != rhs.secondaryInput {return false}
+    if lhs.output != rhs.output {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Pb_FileActionMkFile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FileActionMkFile"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}path\0\u{1}mode\0\u{1}data\0\u{2}\u{2}timestamp\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.mode) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.data) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.timestamp) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.path.isEmpty {
+      try visitor.visitSingularStringField(value: self.path, fieldNumber: 1)
+    }
+    if self.mode != 0 {
+      try visitor.visitSingularInt32Field(value: self.mode, fieldNumber: 2)
+    }
+    if !self.data.isEmpty {
+      try visitor.visitSingularBytesField(value: self.data, fieldNumber: 3)
+    }
+    if self.timestamp != 0 {
+      try visitor.visitSingularInt64Field(value: self.timestamp, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pb_FileActionMkFile, rhs: Pb_FileActionMkFile) -> Bool {
+    if lhs.path != rhs.path {return false}
+    if lhs.mode != rhs.mode {return false}
+    if lhs.data != rhs.data {return false}
+    if lhs.timestamp != rhs.timestamp {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -95,7 +95,10 @@ import Testing
         try built.check()
         // BuildKit's own progress reached the client as job events.
         #expect(built.stderr.contains("apt-get install"), "\(built.stderr.suffix(2000))")
-        #expect(built.stderr.contains("Setting up") || built.stderr.contains("Unpacking"), "apt's output is streamed")
+        // apt's own output is streamed, unless BuildKit had the step cached
+        // from an earlier run against the same image content.
+        let cached = built.stderr.contains("\"detail\":\"cached\",\"name\":\"apt-get install")
+        #expect(cached || built.stderr.contains("Setting up"), "apt's output is streamed")
 
         let original = try skopeoLayers("docker://\(source)")
         for tag in ["native", "buildkit"] {
@@ -139,7 +142,7 @@ import Testing
                                       "--apt-source", aptSource, "--executor", "buildkit"])
         try result.check()
         #expect(result.stderr.contains("deploy "), "the tooling step's progress is streamed")
-        #expect(result.stderr.contains("maintainer-script-not-run") || result.stdout.contains("maintainer"),
+        #expect(result.stderr.contains("warning: fx-conf: deployed into a distroless image: maintainer scripts and triggers were not run"),
                 "the result says maintainer scripts did not run")
 
         let patched = "\(registry)/distroless-\(suffix)/app:1.0-patched"

@@ -83,18 +83,32 @@ public struct BuildKitExecutor: PatchExecutor {
         return false
     }
 
-    /// Solves a graph of one empty DiffOp and one MergeOp that declares both
-    /// capabilities: BuildKit refuses it before running anything when it
-    /// lacks either, and it costs nothing when it has them.
+    /// Solves a tiny graph that declares both capabilities: a file made on
+    /// scratch, diffed against scratch and merged. BuildKit refuses it before
+    /// running anything when it lacks either, and it costs nothing otherwise.
     static func checkCapabilities(_ client: BuildKitClient, version: String) async throws {
         var llb = LLBDefinition()
+        var mkfile = Pb_FileActionMkFile()
+        mkfile.path = "/copa-capability-check"
+        mkfile.mode = 0o644
+        var action = Pb_FileAction()
+        action.input = -1
+        action.secondaryInput = -1
+        action.output = 0
+        action.mkfile = mkfile
+        var file = Pb_FileOp()
+        file.actions = [action]
         var op = Pb_Op()
+        op.file = file
+        let made = try llb.add(op, name: "capability check: file", caps: ["file.base"])
+        var scratch = Pb_Op()
         var diff = Pb_DiffOp()
         diff.lower.input = -1
-        diff.upper.input = -1
-        op.diff = diff
-        let empty = try llb.add(op, name: "capability check: diffop", caps: ["diffop"])
-        let merged = try llb.merge([empty], name: "capability check: mergeop")
+        diff.upper.input = 0
+        scratch.inputs = [LLBDefinition.input(made)]
+        scratch.diff = diff
+        let changes = try llb.add(scratch, name: "capability check: diffop", caps: ["diffop"])
+        let merged = try llb.merge([made, changes], name: "capability check: mergeop")
         var request = Moby_Buildkit_V1_SolveRequest()
         request.ref = "copa-capabilities-" + UUID().uuidString.lowercased()
         request.definition = try llb.definition(result: merged)

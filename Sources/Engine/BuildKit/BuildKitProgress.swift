@@ -28,7 +28,11 @@ actor BuildKitProgress {
                 if vertex.error.isEmpty {
                     await reporter.step(name, .completed, detail: vertex.cached ? "cached" : "")
                 } else {
-                    failures.append("\(name): \(vertex.error)")
+                    // "process \"/bin/sh -c <script> ...\" did not complete
+                    // successfully: exit code: 1": the vertex name says which.
+                    let reason = vertex.error.range(of: "did not complete successfully")
+                        .map { String(vertex.error[$0.lowerBound...]) } ?? vertex.error
+                    failures.append("\(name): \(reason)")
                     await reporter.step(name, .failed, detail: vertex.error)
                 }
             }

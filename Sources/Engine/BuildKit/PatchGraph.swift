@@ -126,12 +126,14 @@ struct PatchGraph {
                 args: ["/bin/sh", "-c", Self.toolingScript, "copa-deploy"] + arguments,
                 env: Self.environment,
                 mounts: [
-                    .init(dest: "/", kind: .layer(toolingRoot, keep: false)),
+                    // BuildKit mounts a root without an output read-only; its
+                    // output (0) is never used.
+                    .init(dest: "/", kind: .layer(toolingRoot, keep: true)),
                     .init(dest: "/target", kind: .layer(image, keep: true)),
                 ],
                 platform: platform, network: .host,
                 name: "deploy " + installs.map { "\($0.package.name)=\($0.package.version)" }.joined(separator: " "))
-            installed = outputs[0]
+            installed = outputs[1]
             summary = "\(tooling) deploys \(installs.count) package(s) into the distroless image"
             warnings = installs.map { install in
                 let name = install.package.name

@@ -86,7 +86,7 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "BuildKitAPI", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Agent", "Engine", "Protocol"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Client", "Engine", "Protocol"]),

@@ -89,6 +89,6 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BuildKitAPI", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Agent", "Engine", "Protocol"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Client", "Engine", "Protocol"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Client", "Engine", "Protocol", "BuildKitAPI"]),
     ]
 )

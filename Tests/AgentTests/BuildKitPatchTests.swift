@@ -1,5 +1,7 @@
+import BuildKitAPI
 import Foundation
 import Testing
+@testable import Engine
 
 /// The BuildKit executor against a real BuildKit (the one in trixie's Docker
 /// Engine, started by scripts/test through scripts/buildkit): a `copa-agent
@@ -91,7 +93,8 @@ import Testing
 
         let native = try agent.patch(["-i", source, "-r", live.report, "-t", "native", "--executor", "native"])
         try native.check()
-        let built = try agent.patch(["-i", source, "-r", live.report, "-t", "buildkit", "--executor", "buildkit"])
+        // No --executor: auto prefers BuildKit for a registry image.
+        let built = try agent.patch(["-i", source, "-r", live.report, "-t", "buildkit"])
         try built.check()
         // BuildKit's own progress reached the client as job events.
         #expect(built.stderr.contains("apt-get install"), "\(built.stderr.suffix(2000))")
@@ -123,6 +126,13 @@ import Testing
         }
         // apt really ran inside the image: dpkg's log in the patch layer.
         #expect(buildKitImage.contents("var/log/dpkg.log")?.contains(" upgrade ") == true)
+
+        // BuildKit only adds layers: patching its result again is refused
+        // with a pointer to the native executor, which replaces the layer.
+        let again = try agent.patch(["-i", "\(registry)/parity-\(suffix)/debian:buildkit", "-r", live.report,
+                                     "-t", "again", "--executor", "buildkit"])
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("--executor native"), "\(again.stderr.suffix(1000))")
         #expect(agent.process.isRunning)
     }
 
@@ -177,5 +187,51 @@ import Testing
         let auto = try agent.patch(["-i", "oci:\(layout):debian", "-r", fixtures + "/images/trivy-debian.json", "-t", "auto"])
         try auto.check()
         #expect(agent.process.isRunning)
+    }
+}
+
+/// Cancelling a job cancels its Solve call, and BuildKit stops the step.
+@Suite struct BuildKitCancelTests {
+    actor Seen {
+        var started = false
+        var stoppedWith: String?
+        func update(_ status: Moby_Buildkit_V1_StatusResponse, name: String) {
+            for vertex in status.vertexes where vertex.name == name {
+                if vertex.hasStarted { started = true }
+                if vertex.hasCompleted { stoppedWith = vertex.error }
+            }
+        }
+    }
+
+    @Test func cancellingStopsTheSolve() async throws {
+        guard let address = try BuildKitPatchTests.buildKit(#function),
+              let live = try BuildKitPatchTests.liveImages(#function) else { return }
+        let client = try BuildKitClient(address: try BuildKitAddress(parsing: address),
+                                        scratch: try TestEnvironment.temporaryDirectory())
+        defer { client.close() }
+        let platform = Platform(os: "linux", architecture: "amd64")
+        var llb = LLBDefinition()
+        let image = try llb.image(live.image, platform: platform, name: "image")
+        let name = "sleep \(UUID().uuidString)"  // a new vertex: never cached
+        let slept = try llb.exec(args: ["/bin/sleep", "300"], env: ["COPA_TEST=\(name)"],
+                                 mounts: [.init(dest: "/", kind: .layer(image, keep: true))],
+                                 platform: platform, network: .unset, name: name)[0]
+        var request = Moby_Buildkit_V1_SolveRequest()
+        request.ref = "copa-test-" + UUID().uuidString.lowercased()
+        request.definition = try llb.definition(result: slept)
+
+        let seen = Seen()
+        let status = Task { try await client.status(ref: request.ref) { await seen.update($0, name: name) } }
+        let solve = Task { try await client.solve(request) }
+        for _ in 0..<600 where await !seen.started { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(await seen.started, "the sleep step started")
+        solve.cancel()
+        let outcome = await solve.result
+        #expect(throws: CancellationError.self) { try outcome.get() }
+        // BuildKit reports the step as ended with an error once it stopped it.
+        for _ in 0..<300 where await seen.stoppedWith == nil { try await Task.sleep(for: .milliseconds(100)) }
+        status.cancel()
+        let stopped = await seen.stoppedWith
+        #expect(stopped?.isEmpty == false, "BuildKit stopped the step: \(stopped ?? "still running")")
     }
 }

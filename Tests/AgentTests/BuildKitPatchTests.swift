@@ -215,7 +215,7 @@ import Testing
         let name = "sleep \(UUID().uuidString)"  // a new vertex: never cached
         let slept = try llb.exec(args: ["/bin/sleep", "300"], env: ["COPA_TEST=\(name)"],
                                  mounts: [.init(dest: "/", kind: .layer(image, keep: true))],
-                                 platform: platform, network: .unset, name: name)[0]
+                                 platform: platform, network: .none, name: name)[0]
         var request = Moby_Buildkit_V1_SolveRequest()
         request.ref = "copa-test-" + UUID().uuidString.lowercased()
         request.definition = try llb.definition(result: slept)
@@ -225,6 +225,9 @@ import Testing
         let solve = Task { try await client.solve(request) }
         for _ in 0..<600 where await !seen.started { try await Task.sleep(for: .milliseconds(100)) }
         #expect(await seen.started, "the sleep step started")
+        try await Task.sleep(for: .seconds(1))
+        let early = await seen.stoppedWith
+        #expect(early == nil, "the step is still running when the job is cancelled, not ended by: \(early ?? "")")
         solve.cancel()
         let outcome = await solve.result
         #expect(throws: CancellationError.self) { try outcome.get() }
@@ -233,5 +236,28 @@ import Testing
         status.cancel()
         let stopped = await seen.stoppedWith
         #expect(stopped?.isEmpty == false, "BuildKit stopped the step: \(stopped ?? "still running")")
+    }
+}
+
+/// The capability check: BuildKit refuses a graph that declares a capability
+/// it lacks before running anything, and the agent turns that into an error
+/// that says what is needed and what to use instead.
+@Suite struct BuildKitCapabilityTests {
+    @Test func missingCapabilityIsAClearError() async throws {
+        guard let address = try BuildKitPatchTests.buildKit(#function) else { return }
+        let client = try BuildKitClient(address: try BuildKitAddress(parsing: address),
+                                        scratch: try TestEnvironment.temporaryDirectory())
+        defer { client.close() }
+        // The real check passes on this BuildKit...
+        try await BuildKitExecutor.checkCapabilities(client, version: "test")
+        // ...and one more capability that no BuildKit has fails it.
+        do {
+            try await BuildKitExecutor.checkCapabilities(client, version: "test", also: ["copa.test.no-such-capability"])
+            Issue.record("BuildKit accepted a capability it does not have")
+        } catch let error as EngineError {
+            #expect(error.code == .executor)
+            #expect(error.message.contains("copa.test.no-such-capability"), "\(error.message)")
+            #expect(error.message.contains("MergeOp and DiffOp") && error.message.contains("--executor native"), "\(error.message)")
+        }
     }
 }

@@ -86,7 +86,8 @@ public struct BuildKitExecutor: PatchExecutor {
     /// Solves a tiny graph that declares both capabilities: a file made on
     /// scratch, diffed against scratch and merged. BuildKit refuses it before
     /// running anything when it lacks either, and it costs nothing otherwise.
-    static func checkCapabilities(_ client: BuildKitClient, version: String) async throws {
+    /// `also` adds capabilities to require (tests use one no BuildKit has).
+    static func checkCapabilities(_ client: BuildKitClient, version: String, also: [String] = []) async throws {
         var llb = LLBDefinition()
         var mkfile = Pb_FileActionMkFile()
         mkfile.path = "/copa-capability-check"
@@ -100,7 +101,7 @@ public struct BuildKitExecutor: PatchExecutor {
         file.actions = [action]
         var op = Pb_Op()
         op.file = file
-        let made = try llb.add(op, name: "capability check: file", caps: ["file.base"])
+        let made = try llb.add(op, name: "capability check: file", caps: ["file.base"] + also)
         var scratch = Pb_Op()
         var diff = Pb_DiffOp()
         diff.lower.input = -1

@@ -1,5 +1,6 @@
 import BuildKitAPI
 import Foundation
+import Logging
 import Testing
 @testable import Engine
 
@@ -258,6 +259,103 @@ import Testing
             #expect(error.code == .executor)
             #expect(error.message.contains("copa.test.no-such-capability"), "\(error.message)")
             #expect(error.message.contains("MergeOp and DiffOp") && error.message.contains("--executor native"), "\(error.message)")
+        }
+    }
+}
+
+/// `tcp://` BuildKit addresses, plaintext and TLS with client certificates,
+/// against the test BuildKit served on TCP by scripts/lib/tcp-front.py (the
+/// way a buildkitd with --tlscacert/--tlscert/--tlskey serves it).
+@Suite(.serialized) struct BuildKitTCPTests {
+    final class Front {
+        let process = Process()
+        let port = 30_000 + Int.random(in: 0..<20_000)
+
+        init(engine: String, tls: [String] = []) throws {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [TestEnvironment.repositoryRoot.appendingPathComponent("scripts/lib/tcp-front.py").path,
+                                 "--listen", "\(port)", "--engine", engine] + tls
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            _ = output.fileHandleForReading.availableData  // "listening on ..."
+        }
+
+        deinit {
+            // SIGKILL: the test runner may hand SIGTERM to children blocked.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    static func engineSocket(_ test: String) throws -> String? {
+        guard let address = try BuildKitPatchTests.buildKit(test) else { return nil }
+        guard case .docker(let socket) = try BuildKitAddress(parsing: address) else {
+            throw TestSetupError(message: "COPA_TEST_BUILDKIT is not a docker:// address: \(address)")
+        }
+        return socket
+    }
+
+    /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+    static func certificates() throws -> String {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let script = """
+            set -e
+            cd "$1"
+            openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=copa-test-ca -keyout ca.key -out ca.pem 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > server.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -subj /CN=copa-agent -keyout client.key -out client.csr 2>/dev/null
+            printf 'extendedKeyUsage=clientAuth\\n' > client.ext
+            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out client.pem 2>/dev/null
+            """
+        try run("/bin/sh", ["-c", script, "sh", directory]).check()
+        return directory
+    }
+
+    @Test func plaintextTCP() async throws {
+        guard let engine = try Self.engineSocket(#function) else { return }
+        let front = try Front(engine: engine)
+        let client = try BuildKitClient(address: .tcp(host: "127.0.0.1", port: front.port), scratch: try TestEnvironment.temporaryDirectory())
+        defer { client.close() }
+        let workers = try await client.listWorkers()
+        #expect(!workers.isEmpty && !workers[0].platforms.isEmpty)
+    }
+
+    @Test func mutualTLS() async throws {
+        guard let engine = try Self.engineSocket(#function) else { return }
+        let pki = try Self.certificates()
+        let front = try Front(engine: engine, tls: ["--cert", pki + "/server.pem", "--key", pki + "/server.key",
+                                                    "--client-ca", pki + "/ca.pem"])
+        let address = BuildKitAddress.tcp(host: "127.0.0.1", port: front.port)
+        let scratch = try TestEnvironment.temporaryDirectory()
+
+        let client = try BuildKitClient(address: address, tls: BuildKitTLS(caCertificate: pki + "/ca.pem", certificate: pki + "/client.pem",
+                                                                          key: pki + "/client.key"), scratch: scratch)
+        defer { client.close() }
+        let workers = try await client.listWorkers()
+        #expect(!workers.isEmpty)
+        // The whole executor connects the same way (capability check included).
+        var configuration = BuildKitExecutor.Configuration(address: address)
+        configuration.tls = BuildKitTLS(caCertificate: pki + "/ca.pem", certificate: pki + "/client.pem", key: pki + "/client.key")
+        let executor = try await BuildKitExecutor.connect(configuration, workdir: scratch, logger: .init(label: "test"))
+        #expect(executor.platforms.contains(Platform(os: "linux", architecture: "amd64")))
+        executor.close()
+
+        // Without a client certificate the server refuses the handshake...
+        let anonymous = try BuildKitClient(address: address, tls: BuildKitTLS(caCertificate: pki + "/ca.pem"), scratch: scratch)
+        defer { anonymous.close() }
+        await #expect(throws: EngineError.self) { _ = try await anonymous.listWorkers() }
+        // ...and without our CA the client refuses the server.
+        let untrusting = try BuildKitClient(address: address, tls: BuildKitTLS(certificate: pki + "/client.pem", key: pki + "/client.key"),
+                                            scratch: scratch)
+        defer { untrusting.close() }
+        await #expect(throws: EngineError.self) { _ = try await untrusting.listWorkers() }
+        // A certificate without its key is an input error.
+        #expect(throws: EngineError.self) {
+            _ = try BuildKitClient(address: address, tls: BuildKitTLS(certificate: pki + "/client.pem"), scratch: scratch)
         }
     }
 }

@@ -59,14 +59,11 @@ public struct BuildKitTLS: Sendable, Hashable {
     public var caCertificate: String?
     public var certificate: String?
     public var key: String?
-    /// The name checked against the server's certificate (default: the host).
-    public var serverName: String?
 
-    public init(caCertificate: String? = nil, certificate: String? = nil, key: String? = nil, serverName: String? = nil) {
+    public init(caCertificate: String? = nil, certificate: String? = nil, key: String? = nil) {
         self.caCertificate = caCertificate
         self.certificate = certificate
         self.key = key
-        self.serverName = serverName
     }
 
     public var isEmpty: Bool { caCertificate == nil && certificate == nil && key == nil }

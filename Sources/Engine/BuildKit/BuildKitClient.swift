@@ -24,7 +24,16 @@ public final class BuildKitClient: Sendable {
         case .unix(let path):
             target = .unixDomainSocket(path: path)
         case .tcp(let host, let port):
-            target = .dns(host: host, port: port)
+            // An IP literal must not become the TLS server name (SNI forbids
+            // it); the certificate is then checked against the address.
+            let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+            if octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }) {
+                target = .ipv4(host: host, port: port)
+            } else if host.contains(":") {
+                target = .ipv6(host: host, port: port)
+            } else {
+                target = .dns(host: host, port: port)
+            }
             if !tls.isEmpty { security = try Self.security(tls) }
         case .docker(let socket):
             let opened = try DockerGRPCBridge(engineSocket: socket, directory: scratch)
@@ -99,13 +108,15 @@ public final class BuildKitClient: Sendable {
             return try await body()
         } catch let error as RPCError {
             if Task.isCancelled || error.code == .cancelled { throw CancellationError() }
+            // The transport's reason (TLS, refused connection) is in the cause.
+            let reason = error.message + (error.cause.map { ": \($0)" } ?? "")
             switch error.code {
             case .unavailable:
-                throw EngineError(.executor, "BuildKit at \(address) is unreachable: \(error.message)")
+                throw EngineError(.executor, "BuildKit at \(address) is unreachable: \(reason)")
             case .unimplemented:
-                throw EngineError(.executor, "BuildKit at \(address) does not implement \(method): \(error.message)")
+                throw EngineError(.executor, "BuildKit at \(address) does not implement \(method): \(reason)")
             default:
-                throw EngineError(.executor, "BuildKit \(method) failed: \(error.message)")
+                throw EngineError(.executor, "BuildKit \(method) failed: \(reason)")
             }
         }
     }

@@ -125,6 +125,17 @@ struct UnpackedImage {
         return versions
     }
 
+    /// The fixture distroless image after trivy-distroless.json: the status.d
+    /// entries and md5sums of the new versions, fx-drop's dropped file gone.
+    func expectPatchedFixtureDistroless(sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(contents("var/lib/dpkg/status.d/fx-drop")?.contains("Version: 1.0-2") == true, sourceLocation: sourceLocation)
+        #expect(contents("var/lib/dpkg/status.d/fx-newdep")?.contains("Version: 1.0-1") == true, sourceLocation: sourceLocation)
+        #expect(!exists("var/lib/dpkg/status"), sourceLocation: sourceLocation)
+        #expect(!exists("usr/share/fx-drop/gone.txt"), sourceLocation: sourceLocation)
+        #expect(contents("var/lib/dpkg/status.d/fx-drop.md5sums")?.contains("usr/share/fx-drop/gone.txt") == false, sourceLocation: sourceLocation)
+        #expect(contents("usr/share/fx-drop/keep.txt")?.contains("1.0-2") == true, sourceLocation: sourceLocation)
+    }
+
     func contents(_ path: String) -> String? {
         try? String(contentsOfFile: rootfs + "/" + path, encoding: .utf8)
     }

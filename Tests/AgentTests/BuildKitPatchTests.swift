@@ -167,6 +167,13 @@ import Testing
         // Nothing of the tooling image leaks into the patched image.
         #expect(!image.exists("usr/bin/apt-get"))
         #expect(!image.exists("bin/sh") && !image.exists("usr/bin/sh"))
+
+        // A job that names its own apt sources goes to the native executor
+        // under auto: it replaces the image's sources as asked.
+        let auto = try agent.patch(["-i", source, "-r", fixtures + "/images/trivy-distroless.json", "-t", "1.0-auto",
+                                    "--apt-source", aptSource])
+        try auto.check()
+        #expect(auto.stderr.contains("\"name\":\"apply\"") && !auto.stderr.contains("buildkit-solve"), "\(auto.stderr.suffix(1500))")
     }
 
     /// What BuildKit cannot do is a clear error, and the agent goes on.

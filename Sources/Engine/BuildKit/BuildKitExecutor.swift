@@ -77,8 +77,12 @@ public struct BuildKitExecutor: PatchExecutor {
 
     public func close() { client.close() }
 
-    /// Auto picks BuildKit for registry images; OCI layouts stay native.
+    /// Auto picks BuildKit for registry images. OCI layouts stay native, and
+    /// so do jobs that name their own apt sources or mirror: apt inside the
+    /// image fetches from the image's sources, which the native executor
+    /// replaces as asked.
     public func prefers(_ request: PatchRequest) -> Bool {
+        guard request.options.aptSources.isEmpty, request.options.aptMirror == nil else { return false }
         if case .registry = request.image, case .registry = request.target { return true }
         return false
     }
@@ -148,6 +152,10 @@ public struct BuildKitExecutor: PatchExecutor {
         let graph = try PatchGraph(planned: planned, source: sourceReference, platform: request.platform,
                                    toolingTemplate: configuration.toolingImage)
         await reporter.log(.info, "BuildKit \(version) at \(configuration.address): \(graph.summary)")
+        if graph.path == .apt, !request.options.aptSources.isEmpty || request.options.aptMirror != nil || planner.defaults.aptMirror != nil {
+            await reporter.log(.warning,
+                "apt inside the image fetches from the image's own sources: the apt mirror/sources given chose the versions only")
+        }
         let created = ImageExporter.createdTime(sourceDateEpoch: request.options.sourceDateEpoch, source: planned.image)
         var config = planned.image.config
         try config.appendHistory(ImageConfiguration.History(

@@ -122,7 +122,7 @@ public struct BuildKitExecutor: PatchExecutor {
             _ = try await client.solve(request)
         } catch let error as EngineError {
             throw EngineError(.executor,
-                "BuildKit at \(client.address) (\(version)) cannot run the patch graph: \(error.message). The BuildKit executor needs MergeOp and DiffOp: BuildKit v0.10 or later, or Docker Engine 23 or later with the containerd image store; use the embedded executor (--executor native) instead")
+                "BuildKit at \(client.address) (\(version)) cannot run the patch graph: \(error.message). The BuildKit executor needs MergeOp and DiffOp: BuildKit v0.10 or later, or a Docker Engine with the containerd image store enabled (known to work: Docker Engine 26.1); use the embedded executor (--executor native) instead")
         }
     }
 

@@ -165,7 +165,7 @@ public final class DockerGRPCBridge: @unchecked Sendable {
                 guard status.hasPrefix("HTTP/1.1 101") || status.hasPrefix("HTTP/1.0 101") else {
                     Glibc.close(fd)
                     throw EngineError(.executor,
-                        "the Docker Engine at unix://\(engineSocket) answered '\(status)' to POST /grpc; its BuildKit API needs Docker Engine 23 or later")
+                        "the Docker Engine at unix://\(engineSocket) answered '\(status)' to POST /grpc: its BuildKit API is not available there")
                 }
                 return Upgraded(fd: fd, leftover: Array(received[range.upperBound...]))
             }

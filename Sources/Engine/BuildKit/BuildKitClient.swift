@@ -26,8 +26,7 @@ public final class BuildKitClient: Sendable {
         case .tcp(let host, let port):
             // An IP literal must not become the TLS server name (SNI forbids
             // it); the certificate is then checked against the address.
-            let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-            if octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }) {
+            if RegistryClient.ipv4Octets(host) != nil {
                 target = .ipv4(host: host, port: port)
             } else if host.contains(":") {
                 target = .ipv6(host: host, port: port)

@@ -136,10 +136,13 @@ public struct BuildKitExecutor: PatchExecutor {
             throw EngineError(.invalidInput,
                 "BuildKit at \(configuration.address) builds \(platforms.map(\.description).joined(separator: ", ")), not \(request.platform)")
         }
-        let scratch = workdir + "/jobs/" + UUID().uuidString.lowercased()
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let job = try planner.makeJob(request, reporter: reporter, scratch: scratch)
+        return try await planner.withJob(request, reporter: reporter) { job in
+            try await patch(request, job: job, source: sourceReference, target: targetReference, reporter: reporter)
+        }
+    }
+
+    private func patch(_ request: PatchRequest, job: PatchJob, source sourceReference: RegistryReference,
+                       target targetReference: RegistryReference, reporter: any PatchReporter) async throws -> PatchResult {
         let planned = try await job.prepare()
         if planned.base.previousPatch != nil {
             throw EngineError(.invalidInput,
@@ -157,10 +160,8 @@ public struct BuildKitExecutor: PatchExecutor {
                 "apt inside the image fetches from the image's own sources: the apt mirror/sources given chose the versions only")
         }
         let created = ImageExporter.createdTime(sourceDateEpoch: request.options.sourceDateEpoch, source: planned.image)
-        var config = planned.image.config
-        try config.appendHistory(ImageConfiguration.History(
-            created: created, createdBy: PatchBase.historyCreatedBy, comment: job.summary(planned.plan)))
-        config.setField("created", .string(created))
+        let config = try ImageExporter.patchedConfig(source: planned.image, base: planned.base, created: created,
+                                                     summary: job.summary(planned.plan))
 
         var solve = Moby_Buildkit_V1_SolveRequest()
         solve.ref = "copa-" + UUID().uuidString.lowercased()
@@ -196,21 +197,16 @@ public struct BuildKitExecutor: PatchExecutor {
                 try? await client.status(ref: solve.ref) { await progress.handle($0) }
                 return nil
             }
-            do {
-                let response = try await client.solve(solve)
-                // Let the last status messages arrive, then stop listening.
-                try? await Task.sleep(for: .milliseconds(300))
-                group.cancelAll()
-                return response
-            } catch let error as EngineError {
-                try? await Task.sleep(for: .milliseconds(300))
-                group.cancelAll()
-                let failures = await progress.failures
-                guard let failure = failures.last else { throw error }
-                let tail = await progress.tail(of: failure)
-                let output = tail.isEmpty ? "" : "\n" + tail.suffix(10).map { "  | " + $0 }.joined(separator: "\n")
-                throw EngineError(.executor, "BuildKit step failed: \(failure)\(output)")
+            let result: Result<Moby_Buildkit_V1_SolveResponse, any Error>
+            do { result = .success(try await client.solve(solve)) } catch { result = .failure(error) }
+            // Let the last status messages arrive (a failed step's output
+            // too), then stop listening.
+            try? await Task.sleep(for: .milliseconds(300))
+            group.cancelAll()
+            if case .failure(is EngineError) = result, let report = await progress.failureReport() {
+                throw EngineError(.executor, "BuildKit step failed: \(report)")
             }
+            return try result.get()
         }
     }
 

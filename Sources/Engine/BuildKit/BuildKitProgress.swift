@@ -12,7 +12,8 @@ actor BuildKitProgress {
     private var partialLines: [String: [UInt8]] = [:]
     /// The last few lines of output per vertex, quoted when it fails.
     private var tails: [String: [String]] = [:]
-    private(set) var failures: [String] = []
+    /// The last vertex that failed, and why.
+    private var failure: (vertex: String, message: String)?
 
     init(reporter: any PatchReporter) { self.reporter = reporter }
 
@@ -32,7 +33,7 @@ actor BuildKitProgress {
                     // successfully: exit code: 1": the vertex name says which.
                     let reason = vertex.error.range(of: "did not complete successfully")
                         .map { String(vertex.error[$0.lowerBound...]) } ?? vertex.error
-                    failures.append("\(name): \(reason)")
+                    failure = (vertex.digest, "\(name): \(reason)")
                     await reporter.step(name, .failed, detail: vertex.error)
                 }
             }
@@ -57,10 +58,12 @@ actor BuildKitProgress {
         }
     }
 
-    /// The output of the vertex that failed, for the error message.
-    func tail(of failure: String) -> [String] {
-        guard let digest = names.first(where: { failure.hasPrefix($0.value + ":") })?.key else { return [] }
-        return tails[digest] ?? []
+    /// The vertex that failed and its last lines of output, for the error
+    /// message; nil when no vertex failed.
+    func failureReport() -> String? {
+        guard let failure else { return nil }
+        let tail = tails[failure.vertex] ?? []
+        return failure.message + (tail.isEmpty ? "" : "\n" + tail.suffix(10).map { "  | " + $0 }.joined(separator: "\n"))
     }
 
     private func flush(_ vertex: String) async {

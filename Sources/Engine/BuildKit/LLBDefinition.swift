@@ -1,5 +1,4 @@
 import BuildKitAPI
-import Crypto
 import Foundation
 import SwiftProtobuf
 
@@ -25,7 +24,7 @@ struct LLBDefinition {
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
         let bytes: Data = try op.serializedBytes(options: options)
-        let digest = "sha256:" + SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let digest = Digest.sha256(bytes).description
         if digests.insert(digest).inserted {
             ops.append(bytes)
             var meta = Pb_OpMetadata()

@@ -15,12 +15,8 @@ struct ImageExporter {
     /// the patch's diff_id and a history entry, and keeps every other field.
     static func build(source: SourceImage, base: PatchBase, patchLayer: Descriptor, diffID: Digest,
                       created: String, summary: String) throws -> Built {
-        var config = source.config
+        var config = try patchedConfig(source: source, base: base, created: created, summary: summary)
         config.setDiffIDs(base.baseDiffIDs + [diffID])
-        config.setField("history", .array(base.baseHistory))
-        try config.appendHistory(ImageConfiguration.History(
-            created: created, createdBy: PatchBase.historyCreatedBy, comment: summary))
-        config.setField("created", .string(created))
         let configBytes = config.canonicalBytes()
         let configDescriptor = Descriptor(of: configBytes, mediaType: source.manifest.config.mediaType)
 
@@ -32,6 +28,18 @@ struct ImageExporter {
         let manifestDescriptor = Descriptor(of: manifestBytes, mediaType: source.descriptor.mediaType)
         return Built(configBytes: configBytes, config: configDescriptor, manifestBytes: manifestBytes,
                      manifest: manifestDescriptor, layers: manifest.layers)
+    }
+
+    /// The source's configuration with the original history plus our patch
+    /// entry, and `created`; every other field is kept. diff_ids are the
+    /// caller's (the BuildKit exporter computes its own).
+    static func patchedConfig(source: SourceImage, base: PatchBase, created: String, summary: String) throws -> ImageConfiguration {
+        var config = source.config
+        config.setField("history", .array(base.baseHistory))
+        try config.appendHistory(ImageConfiguration.History(
+            created: created, createdBy: PatchBase.historyCreatedBy, comment: summary))
+        config.setField("created", .string(created))
+        return config
     }
 
     /// Pushes/writes blobs first (skipping what the destination has, mounting

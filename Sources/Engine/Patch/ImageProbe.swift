@@ -66,7 +66,7 @@ struct ImageProbe: Sendable {
     func checkSupported() throws {
         guard osRelease.id == "debian" || osRelease.id == "ubuntu" || osRelease.isLike("debian") else {
             throw EngineError(.unsupportedOS,
-                "the image is \(osRelease.prettyName) (ID=\(osRelease.id)); the native executor patches Debian and Ubuntu (dpkg) images only")
+                "the image is \(osRelease.prettyName) (ID=\(osRelease.id)); this project patches Debian and Ubuntu (dpkg) images only")
         }
     }
 
@@ -160,7 +160,7 @@ struct ImageProbe: Sendable {
             }
         }
         throw EngineError(.unsupportedOS,
-            "the image has no /etc/os-release or /usr/lib/os-release; the native executor patches Debian and Ubuntu images only")
+            "the image has no /etc/os-release or /usr/lib/os-release; this project patches Debian and Ubuntu images only")
     }
 
     static func readDatabase(_ files: [String: [UInt8]]) throws -> DpkgDatabase {

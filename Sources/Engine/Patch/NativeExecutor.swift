@@ -49,15 +49,20 @@ public struct NativeExecutor: PatchExecutor {
 
     public func patch(_ request: PatchRequest, reporter: any PatchReporter) async throws -> PatchResult {
         try Self.checkFamily(request.manifest)
+        return try await withJob(request, reporter: reporter) { try await $0.run() }
+    }
+
+    /// Runs `body` with a job over this executor's registry client, fetcher
+    /// and caches, in a scratch directory of its own that is removed after.
+    func withJob<T>(_ request: PatchRequest, reporter: any PatchReporter,
+                    _ body: (PatchJob) async throws -> T) async throws -> T {
         let scratch = workdir + "/jobs/" + UUID().uuidString.lowercased()
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let job = try makeJob(request, reporter: reporter, scratch: scratch)
-        return try await job.run()
+        return try await body(try makeJob(request, reporter: reporter, scratch: scratch))
     }
 
-    /// A job over this executor's registry client, fetcher and caches.
-    func makeJob(_ request: PatchRequest, reporter: any PatchReporter, scratch: String) throws -> PatchJob {
+    private func makeJob(_ request: PatchRequest, reporter: any PatchReporter, scratch: String) throws -> PatchJob {
         var registryConfiguration = RegistryClient.Configuration()
         registryConfiguration.insecureRegistries = request.options.insecureRegistries
         registryConfiguration.credentials = try DockerConfig.load()

@@ -61,9 +61,14 @@ public final class RegistryClient: Sendable {
 
     static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" || host == "::1" { return true }
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4, octets[0] == "127" else { return false }
-        return octets.allSatisfy { UInt8($0) != nil }
+        return ipv4Octets(host)?.first == 127
+    }
+
+    /// The four octets of a dotted IPv4 literal; nil for anything else.
+    static func ipv4Octets(_ host: String) -> [UInt8]? {
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        let octets = parts.compactMap { UInt8($0) }
+        return parts.count == 4 && octets.count == 4 ? octets : nil
     }
 }
 

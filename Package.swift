@@ -86,9 +86,11 @@ let package = Package(
             ]
         ),
 
+        // Helpers the test targets share: hostile peers, deadlines.
+        .target(name: "TestSupport", dependencies: ["CZeroMQ", "Protocol"], path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BuildKitAPI", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "ProtocolTests", dependencies: ["Protocol"]),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "TestSupport"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Agent", "Engine", "Protocol"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Client", "Engine", "Protocol", "BuildKitAPI"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Client", "Engine", "Protocol", "BuildKitAPI", "TestSupport"]),
     ]
 )

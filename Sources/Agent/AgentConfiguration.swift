@@ -10,11 +10,19 @@ public struct AgentConfiguration: Sendable {
     /// Applied when a job does not ask for its own timeout.
     public var defaultTimeout: Duration
 
-    public init(name: String, maxJobs: Int = 2, workdir: String, defaultTimeout: Duration = .seconds(1800)) {
+    /// What one request may ask for.
+    public var limits: AgentLimits
+    /// How long a stopped job's executor may take to return before its slot
+    /// is freed without it.
+    public var cancelGrace: Duration = .seconds(10)
+
+    public init(name: String, maxJobs: Int = 2, workdir: String, defaultTimeout: Duration = .seconds(1800),
+                limits: AgentLimits = AgentLimits()) {
         self.name = name
         self.maxJobs = max(1, maxJobs)
         self.workdir = workdir
         self.defaultTimeout = defaultTimeout
+        self.limits = limits
     }
 }
 

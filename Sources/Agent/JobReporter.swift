@@ -45,18 +45,3 @@ struct JobReporter: PatchReporter {
     }
 }
 
-struct JobTimeout: Error {}
-
-/// Runs `work`, cancelling it when `timeout` passes first.
-func withTimeout<T: Sendable>(_ timeout: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await work() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw JobTimeout()
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next() else { throw JobTimeout() }
-        return first
-    }
-}

@@ -27,6 +27,8 @@ public actor AgentSession {
     private var expectedSequence: [String: UInt64] = [:]
     private var receiver: Task<Void, Never>?
     private var closedError: (any Error)?
+    /// The agent's heartbeat interval, from its Welcome (0 = it sends none).
+    private var heartbeatInterval: Duration = .zero
 
     public init(endpoint: String, options: SocketOptions = SocketOptions()) async throws {
         do {
@@ -42,6 +44,27 @@ public actor AgentSession {
             }
             await self?.connectionEnded()
         }
+        silenceWatcher = Task { [weak self] in
+            for await _ in socket.silences { await self?.agentFellSilent() }
+        }
+    }
+
+    private var silenceWatcher: Task<Void, Never>?
+
+    /// Heartbeats both ways, at the interval the agent's Welcome names: while
+    /// the session has jobs its socket sends one per interval, and when the
+    /// agent has sent nothing for four intervals every job ends with an
+    /// `AgentConnectionError` (ZeroMQ reconnects silently, so nothing else
+    /// would tell that the agent died or the network to it failed).
+    private func agentFellSilent() {
+        guard !jobs.isEmpty else { return }
+        let error = AgentConnectionError(message: """
+            the agent at \(endpoint) has sent nothing for \(heartbeatInterval * 4) (it sends a heartbeat \
+            every \(heartbeatInterval)): it stopped, or the network to it failed
+            """)
+        for job in jobs.values { job.finish(throwing: error) }
+        jobs.removeAll()
+        expectedSequence.removeAll()
     }
 
     /// Says hello and waits for the agent's Welcome.
@@ -77,6 +100,7 @@ public actor AgentSession {
     /// after the Result or Failure.
     public func submit(_ submit: Copa_Protocol_V1_Submit) async throws -> AsyncThrowingStream<JobUpdate, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: JobUpdate.self, throwing: (any Error).self)
+        if heartbeatInterval > .zero { socket.watch(interval: heartbeatInterval) }
         jobs[submit.jobID] = continuation
         expectedSequence[submit.jobID] = 0
         try await socket.send(Envelope(.submit(submit)))
@@ -87,12 +111,13 @@ public actor AgentSession {
         var cancel = Copa_Protocol_V1_Cancel()
         cancel.jobID = jobID
         cancel.reason = reason
-        try? await socket.send(Envelope(.cancel(cancel)))
+        socket.post(Envelope(.cancel(cancel)))
     }
 
     public func close() {
         socket.close()
         receiver?.cancel()
+        silenceWatcher?.cancel()
     }
 
     private func failWelcomeWaiters(_ error: any Error) {
@@ -118,6 +143,7 @@ public actor AgentSession {
         }
         switch envelope.body {
         case .welcome(let welcome):
+            heartbeatInterval = .milliseconds(Int64(welcome.heartbeatIntervalMs))
             let waiters = welcomeWaiters
             welcomeWaiters.removeAll()
             for waiter in waiters { waiter.resume(returning: welcome) }
@@ -130,6 +156,8 @@ public actor AgentSession {
             failWelcomeWaiters(error)
             for job in jobs.values { job.finish(throwing: error) }
             jobs.removeAll()
+        case .heartbeat:
+            break
         default:
             break
         }
@@ -151,6 +179,7 @@ public actor AgentSession {
             continuation.finish()
             jobs[jobID] = nil
             expectedSequence[jobID] = nil
+            if jobs.isEmpty { socket.unwatch() }
         }
     }
 }

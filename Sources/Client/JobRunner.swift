@@ -42,10 +42,16 @@ struct JobRunner {
         defer { Task { await session.close() } }
         printer.connected(welcome, endpoint: agent ?? "embedded")
 
+        let size = Envelope(.submit(submit)).frame().count
+        let limit = min(welcome.maxSubmitBytes > 0 ? Int(clamping: welcome.maxSubmitBytes) : .max, WireLimits.frameBytes)
+        guard size <= limit else {
+            printError("the job is \(size) bytes on the wire; the agent accepts at most \(limit): split the report, or ask the agent's owner to raise limits.max_submit_bytes")
+            return ExitCodes.invalidInput
+        }
         let updates = try await session.submit(submit)
         let printer = printer
         // The agent enforces the timeout; this watchdog covers an agent that
-        // vanishes mid-job (ZeroMQ reconnects silently, so nothing else would).
+        // never concludes the job although it keeps answering.
         let watchdog = timeout + .seconds(60)
         do {
             return try await withThrowingTaskGroup(of: Int32.self) { group in
@@ -53,12 +59,12 @@ struct JobRunner {
                 group.addTask {
                     try await Task.sleep(for: watchdog)
                     await session.cancel(jobID: submit.jobID, reason: "the client gave up waiting")
-                    throw AgentConnectionError(message: "no result from the agent within \(watchdog); the job was cancelled")
+                    throw JobWatchdogExpired(message: "no result from the agent within \(watchdog); the job was cancelled")
                 }
                 defer { group.cancelAll() }
                 return try await group.next() ?? ExitCodes.agentUnreachable
             }
-        } catch let error as AgentConnectionError where error.message.contains("within") {
+        } catch let error as JobWatchdogExpired {
             printError("\(error)")
             return ExitCodes.cancelled
         } catch {
@@ -89,8 +95,15 @@ struct JobRunner {
         switch code {
         case .invalidInput, .unsupportedOs, .unsupportedPlatform: ExitCodes.invalidInput
         case .cancelled: ExitCodes.cancelled
-        case .protocol, .protocolVersion: ExitCodes.agentUnreachable
+        case .forbidden: ExitCodes.invalidInput
+        case .protocol, .protocolVersion, .unknownJob: ExitCodes.agentUnreachable
         default: ExitCodes.patchFailed
         }
     }
+}
+
+/// The client's own deadline for a job passed.
+struct JobWatchdogExpired: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

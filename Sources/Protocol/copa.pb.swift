@@ -52,6 +52,12 @@ public nonisolated enum Copa_Protocol_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Ca
 
   /// The executor itself failed: BuildKit unreachable, too old, or a solve step failed.
   case executor // = 16
+
+  /// The agent's policy refuses the request; Failure.rule names the rule.
+  case forbidden // = 17
+
+  /// Resume of a job this agent does not know (or no longer remembers).
+  case unknownJob // = 18
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -77,6 +83,8 @@ public nonisolated enum Copa_Protocol_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Ca
     case 14: self = .duplicateJob
     case 15: self = .unsupportedPlatform
     case 16: self = .executor
+    case 17: self = .forbidden
+    case 18: self = .unknownJob
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -100,6 +108,8 @@ public nonisolated enum Copa_Protocol_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Ca
     case .duplicateJob: return 14
     case .unsupportedPlatform: return 15
     case .executor: return 16
+    case .forbidden: return 17
+    case .unknownJob: return 18
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -123,6 +133,8 @@ public nonisolated enum Copa_Protocol_V1_ErrorCode: SwiftProtobuf.Enum, Swift.Ca
     .duplicateJob,
     .unsupportedPlatform,
     .executor,
+    .forbidden,
+    .unknownJob,
   ]
 
 }
@@ -208,6 +220,22 @@ public nonisolated struct Copa_Protocol_V1_Envelope: Sendable {
     set {body = .reject(newValue)}
   }
 
+  public var heartbeat: Copa_Protocol_V1_Heartbeat {
+    get {
+      if case .heartbeat(let v)? = body {return v}
+      return Copa_Protocol_V1_Heartbeat()
+    }
+    set {body = .heartbeat(newValue)}
+  }
+
+  public var resume: Copa_Protocol_V1_Resume {
+    get {
+      if case .resume(let v)? = body {return v}
+      return Copa_Protocol_V1_Resume()
+    }
+    set {body = .resume(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -220,6 +248,8 @@ public nonisolated struct Copa_Protocol_V1_Envelope: Sendable {
     case failure(Copa_Protocol_V1_Failure)
     case cancel(Copa_Protocol_V1_Cancel)
     case reject(Copa_Protocol_V1_Reject)
+    case heartbeat(Copa_Protocol_V1_Heartbeat)
+    case resume(Copa_Protocol_V1_Resume)
 
   }
 
@@ -264,6 +294,25 @@ public nonisolated struct Copa_Protocol_V1_Welcome: Sendable {
   public var runningJobs: UInt32 = 0
 
   public var queuedJobs: UInt32 = 0
+
+  /// Largest Submit envelope this agent accepts, in bytes; a client refuses
+  /// to send a larger one. 0 = the protocol's frame limit (16 MiB).
+  public var maxSubmitBytes: UInt64 = 0
+
+  /// The agent sends a Heartbeat at least this often to a client with jobs;
+  /// a client that hears nothing for four intervals takes the agent as gone.
+  public var heartbeatIntervalMs: UInt32 = 0
+
+  /// Who the agent takes this client to be: the name its authorized key was
+  /// listed with, or "anonymous" on a plaintext connection.
+  public var clientIdentity: String = String()
+
+  /// Labels the agent was started with (`--label key=value`).
+  public var labels: Dictionary<String,String> = [:]
+
+  /// A job whose client went away keeps running this long, waiting for a
+  /// Resume; its events are kept meanwhile (up to a bounded number).
+  public var resumeWindowSeconds: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -834,6 +883,9 @@ public nonisolated struct Copa_Protocol_V1_Failure: Sendable {
 
   public var message: String = String()
 
+  /// For FORBIDDEN: the policy rule that refused, e.g. "limits.max_job_timeout".
+  public var rule: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -848,6 +900,42 @@ public nonisolated struct Copa_Protocol_V1_Cancel: Sendable {
   public var jobID: String = String()
 
   public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Either way: "still here". The agent sends one to each client with jobs
+/// every Welcome.heartbeat_interval_ms; a client sends one as often while it
+/// has jobs. Neither side answers it; each takes the other as gone after four
+/// intervals without any message.
+public nonisolated struct Copa_Protocol_V1_Heartbeat: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Client -> agent, on a new connection: continue following a job after
+/// losing the old connection. The agent sends the job's messages with a
+/// sequence above `after_sequence` that it still holds, then the rest as they
+/// happen; for a job that already ended, its Result or Failure; for a job it
+/// does not know (or that belongs to another client), Failure(UNKNOWN_JOB).
+public nonisolated struct Copa_Protocol_V1_Resume: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var jobID: String = String()
+
+  public var afterSequence: UInt64 = 0
+
+  /// Set when the client has seen no message of the job yet.
+  public var fromStart: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -874,12 +962,12 @@ public nonisolated struct Copa_Protocol_V1_Reject: Sendable {
 fileprivate nonisolated let _protobuf_package = "copa.protocol.v1"
 
 nonisolated extension Copa_Protocol_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INTERNAL\0\u{1}INVALID_INPUT\0\u{1}UNSUPPORTED_OS\0\u{1}IMAGE_NOT_FOUND\0\u{1}REGISTRY\0\u{1}VERIFICATION\0\u{1}PACKAGE_NOT_FOUND\0\u{1}DEPENDENCY\0\u{1}ARCHIVE\0\u{1}IO\0\u{1}VALIDATION\0\u{1}CANCELLED\0\u{1}PROTOCOL\0\u{1}PROTOCOL_VERSION\0\u{1}DUPLICATE_JOB\0\u{1}UNSUPPORTED_PLATFORM\0\u{1}EXECUTOR\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INTERNAL\0\u{1}INVALID_INPUT\0\u{1}UNSUPPORTED_OS\0\u{1}IMAGE_NOT_FOUND\0\u{1}REGISTRY\0\u{1}VERIFICATION\0\u{1}PACKAGE_NOT_FOUND\0\u{1}DEPENDENCY\0\u{1}ARCHIVE\0\u{1}IO\0\u{1}VALIDATION\0\u{1}CANCELLED\0\u{1}PROTOCOL\0\u{1}PROTOCOL_VERSION\0\u{1}DUPLICATE_JOB\0\u{1}UNSUPPORTED_PLATFORM\0\u{1}EXECUTOR\0\u{1}FORBIDDEN\0\u{1}UNKNOWN_JOB\0")
 }
 
 nonisolated extension Copa_Protocol_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}hello\0\u{1}welcome\0\u{1}submit\0\u{1}accepted\0\u{1}event\0\u{1}result\0\u{1}failure\0\u{1}cancel\0\u{1}reject\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}hello\0\u{1}welcome\0\u{1}submit\0\u{1}accepted\0\u{1}event\0\u{1}result\0\u{1}failure\0\u{1}cancel\0\u{1}reject\0\u{1}heartbeat\0\u{1}resume\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1005,6 +1093,32 @@ nonisolated extension Copa_Protocol_V1_Envelope: SwiftProtobuf.Message, SwiftPro
           self.body = .reject(v)
         }
       }()
+      case 19: try {
+        var v: Copa_Protocol_V1_Heartbeat?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .heartbeat(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .heartbeat(v)
+        }
+      }()
+      case 20: try {
+        var v: Copa_Protocol_V1_Resume?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .resume(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .resume(v)
+        }
+      }()
       default: break
       }
     }
@@ -1054,6 +1168,14 @@ nonisolated extension Copa_Protocol_V1_Envelope: SwiftProtobuf.Message, SwiftPro
     case .reject?: try {
       guard case .reject(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+    }()
+    case .heartbeat?: try {
+      guard case .heartbeat(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+    }()
+    case .resume?: try {
+      guard case .resume(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
     }()
     case nil: break
     }
@@ -1110,7 +1232,7 @@ nonisolated extension Copa_Protocol_V1_Hello: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Copa_Protocol_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Welcome"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_name\0\u{3}agent_version\0\u{3}protocol_version\0\u{1}platforms\0\u{1}executors\0\u{3}max_jobs\0\u{3}running_jobs\0\u{3}queued_jobs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_name\0\u{3}agent_version\0\u{3}protocol_version\0\u{1}platforms\0\u{1}executors\0\u{3}max_jobs\0\u{3}running_jobs\0\u{3}queued_jobs\0\u{3}max_submit_bytes\0\u{3}heartbeat_interval_ms\0\u{3}client_identity\0\u{1}labels\0\u{3}resume_window_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1126,6 +1248,11 @@ nonisolated extension Copa_Protocol_V1_Welcome: SwiftProtobuf.Message, SwiftProt
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.maxJobs) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.runningJobs) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.queuedJobs) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.maxSubmitBytes) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.heartbeatIntervalMs) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.clientIdentity) }()
+      case 12: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.labels) }()
+      case 13: try { try decoder.decodeSingularUInt32Field(value: &self.resumeWindowSeconds) }()
       default: break
       }
     }
@@ -1156,6 +1283,21 @@ nonisolated extension Copa_Protocol_V1_Welcome: SwiftProtobuf.Message, SwiftProt
     if self.queuedJobs != 0 {
       try visitor.visitSingularUInt32Field(value: self.queuedJobs, fieldNumber: 8)
     }
+    if self.maxSubmitBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.maxSubmitBytes, fieldNumber: 9)
+    }
+    if self.heartbeatIntervalMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.heartbeatIntervalMs, fieldNumber: 10)
+    }
+    if !self.clientIdentity.isEmpty {
+      try visitor.visitSingularStringField(value: self.clientIdentity, fieldNumber: 11)
+    }
+    if !self.labels.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.labels, fieldNumber: 12)
+    }
+    if self.resumeWindowSeconds != 0 {
+      try visitor.visitSingularUInt32Field(value: self.resumeWindowSeconds, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1168,6 +1310,11 @@ nonisolated extension Copa_Protocol_V1_Welcome: SwiftProtobuf.Message, SwiftProt
     if lhs.maxJobs != rhs.maxJobs {return false}
     if lhs.runningJobs != rhs.runningJobs {return false}
     if lhs.queuedJobs != rhs.queuedJobs {return false}
+    if lhs.maxSubmitBytes != rhs.maxSubmitBytes {return false}
+    if lhs.heartbeatIntervalMs != rhs.heartbeatIntervalMs {return false}
+    if lhs.clientIdentity != rhs.clientIdentity {return false}
+    if lhs.labels != rhs.labels {return false}
+    if lhs.resumeWindowSeconds != rhs.resumeWindowSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2054,7 +2201,7 @@ nonisolated extension Copa_Protocol_V1_Warning: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Copa_Protocol_V1_Failure: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Failure"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}sequence\0\u{1}code\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}sequence\0\u{1}code\0\u{1}message\0\u{1}rule\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2066,6 +2213,7 @@ nonisolated extension Copa_Protocol_V1_Failure: SwiftProtobuf.Message, SwiftProt
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.code) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.rule) }()
       default: break
       }
     }
@@ -2084,6 +2232,9 @@ nonisolated extension Copa_Protocol_V1_Failure: SwiftProtobuf.Message, SwiftProt
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 4)
     }
+    if !self.rule.isEmpty {
+      try visitor.visitSingularStringField(value: self.rule, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2092,6 +2243,7 @@ nonisolated extension Copa_Protocol_V1_Failure: SwiftProtobuf.Message, SwiftProt
     if lhs.sequence != rhs.sequence {return false}
     if lhs.code != rhs.code {return false}
     if lhs.message != rhs.message {return false}
+    if lhs.rule != rhs.rule {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2127,6 +2279,65 @@ nonisolated extension Copa_Protocol_V1_Cancel: SwiftProtobuf.Message, SwiftProto
   public static func ==(lhs: Copa_Protocol_V1_Cancel, rhs: Copa_Protocol_V1_Cancel) -> Bool {
     if lhs.jobID != rhs.jobID {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Copa_Protocol_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Copa_Protocol_V1_Heartbeat, rhs: Copa_Protocol_V1_Heartbeat) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Copa_Protocol_V1_Resume: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Resume"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{3}after_sequence\0\u{3}from_start\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.afterSequence) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.fromStart) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.jobID.isEmpty {
+      try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 1)
+    }
+    if self.afterSequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.afterSequence, fieldNumber: 2)
+    }
+    if self.fromStart != false {
+      try visitor.visitSingularBoolField(value: self.fromStart, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Copa_Protocol_V1_Resume, rhs: Copa_Protocol_V1_Resume) -> Bool {
+    if lhs.jobID != rhs.jobID {return false}
+    if lhs.afterSequence != rhs.afterSequence {return false}
+    if lhs.fromStart != rhs.fromStart {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Protocol
 
 /// Round trips over real ZeroMQ sockets on every transport the agent supports.
@@ -131,5 +132,43 @@ import Testing
         let first = try #require(await inbox.next())
         // libzmq drops the 4 KiB message (and its connection) before it reaches us.
         #expect(try first.envelope.get().hello.clientName == "small")
+    }
+}
+
+/// A ROUTER's answers to many peers: one that stops reading is dropped, the
+/// others are not held up.
+@Suite struct FairTransportTests {
+    @Test func aPeerThatStopsReadingIsDroppedAndOthersAreServed() async throws {
+        var options = SocketOptions()
+        options.peerQueueMessages = 64
+        let agent = try await AgentSocket.bind("tcp://127.0.0.1:0", options: options)
+        defer { agent.close() }
+        let flood = FloodingDealer(endpoint: agent.endpoint)
+        defer { flood.stop() }
+        let normal = try await ClientSocket.connect(agent.endpoint)
+        defer { normal.close() }
+        var normalInbox = normal.messages.makeAsyncIterator()
+
+        // Answer every message at once, as the agent does, and collect drops.
+        let answering = Task {
+            for await inbound in agent.messages {
+                agent.post(Envelope(.welcome(Copa_Protocol_V1_Welcome())), to: inbound.peer)
+            }
+        }
+        defer { answering.cancel() }
+        let dropped = try await withDeadline(.seconds(30), "dropping the peer that never reads") {
+            var drops = agent.droppedPeers.makeAsyncIterator()
+            return await drops.next()
+        }
+        #expect(dropped?.reason == .overflow)
+
+        // The normal client, connected all along, is still answered at once.
+        for _ in 0..<20 {
+            try await normal.send(Envelope(.hello(Copa_Protocol_V1_Hello())))
+            let answer = try #require(await normalInbox.next()).get()
+            guard case .welcome = answer.body else { Issue.record("answered \(answer)"); return }
+        }
+        // Nothing the dropped peer sends reaches the agent any more.
+        #expect(agent.post(Envelope(.welcome(Copa_Protocol_V1_Welcome())), to: try #require(dropped?.peer)) == false)
     }
 }

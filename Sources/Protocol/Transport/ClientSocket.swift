@@ -5,13 +5,28 @@ public final class ClientSocket: Sendable {
     private init(owner: SocketOwner) { self.owner = owner }
 
     public static func connect(_ endpoint: String, options: SocketOptions = SocketOptions()) async throws -> ClientSocket {
-        ClientSocket(owner: try await SocketOwner.open(.dealer, .connect, endpoint: endpoint, options: options))
+        var options = options
+        options.heartbeatFrame = Envelope(.heartbeat(Copa_Protocol_V1_Heartbeat())).frame()
+        return ClientSocket(owner: try await SocketOwner.open(.dealer, .connect, endpoint: endpoint, options: options))
+    }
+
+    /// Heartbeats to the agent at `interval` (the agent's, from Welcome),
+    /// and watching that it answers: when it has sent nothing for four
+    /// intervals, `silences` yields.
+    public func watch(interval: Duration) { owner.watch(interval: interval) }
+    public func unwatch() { owner.unwatch() }
+
+    /// Yields each time the agent has been silent past the heartbeat bound.
+    public var silences: AsyncMapSequence<AsyncStream<SocketOwner.DroppedPeer>, Void> {
+        owner.droppedPeers.map { _ in () }
     }
 
     public var endpoint: String { owner.endpoint }
 
-    public var messages: AsyncMapSequence<AsyncStream<SocketOwner.Message>, Result<Envelope, ProtocolError>> {
-        owner.incoming.map { frames in
+    public var messages: AsyncMapSequence<AsyncStream<SocketOwner.Received>, Result<Envelope, ProtocolError>> {
+        owner.incoming.map { [owner] received in
+            owner.taken()
+            let frames = received.frames
             guard frames.count == 1 else {
                 return .failure(ProtocolError(.protocol, "expected one frame per message, got \(frames.count)"))
             }
@@ -21,6 +36,14 @@ public final class ClientSocket: Sendable {
 
     public func send(_ envelope: Envelope) async throws {
         try await owner.send([envelope.frame()])
+    }
+
+    /// Queues an envelope without waiting for it to leave: for messages
+    /// that must not hold the caller up while the agent is unreachable
+    /// (heartbeats, cancels). False once the socket is closed.
+    @discardableResult
+    public func post(_ envelope: Envelope) -> Bool {
+        owner.post([envelope.frame()])
     }
 
     /// Sends raw frames; for tests that check how an agent treats garbage.

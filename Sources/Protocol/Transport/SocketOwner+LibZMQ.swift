@@ -12,11 +12,6 @@ extension SocketOwner {
         do {
             try setInt64(socket, ZMQ_MAXMSGSIZE, options.maxMessageSize)
             try setInt32(socket, ZMQ_LINGER, options.lingerMilliseconds)
-            if options.heartbeatIntervalMilliseconds > 0 {
-                try setInt32(socket, ZMQ_HEARTBEAT_IVL, options.heartbeatIntervalMilliseconds)
-                try setInt32(socket, ZMQ_HEARTBEAT_TIMEOUT, options.heartbeatTimeoutMilliseconds)
-                try setInt32(socket, ZMQ_HEARTBEAT_TTL, options.heartbeatTimeoutMilliseconds)
-            }
             if kind == .router {
                 // Fail sends to a peer that is gone instead of dropping them
                 // silently: that is how the agent learns a client disappeared.
@@ -74,22 +69,28 @@ extension SocketOwner {
         return String(cString: buffer)
     }
 
-    /// Receives one whole multipart message without blocking; nil when none is waiting.
-    static func receive(_ socket: UnsafeMutableRawPointer) -> Message? {
+    /// Receives one whole multipart message without blocking; nil when none
+    /// is waiting. The User-Id is the one the ZAP handler gave the connection
+    /// (zmq_msg_gets(3)); without a handler there is none.
+    static func receive(_ socket: UnsafeMutableRawPointer) -> Received? {
         var frames: Message = []
+        var userID: String?
         while true {
             var message = zmq_msg_t()
             zmq_msg_init(&message)
             defer { zmq_msg_close(&message) }
             let flags: Int32 = frames.isEmpty ? ZMQ_DONTWAIT : 0
             guard zmq_msg_recv(&message, socket, flags) >= 0 else { return nil }
+            if frames.isEmpty, let value = zmq_msg_gets(&message, "User-Id") {
+                userID = String(cString: value)
+            }
             let size = zmq_msg_size(&message)
             if let data = zmq_msg_data(&message), size > 0 {
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             } else {
                 frames.append([])
             }
-            if zmq_msg_more(&message) == 0 { return frames }
+            if zmq_msg_more(&message) == 0 { return Received(frames: frames, userID: userID) }
         }
     }
 

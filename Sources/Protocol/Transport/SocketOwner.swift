@@ -21,20 +21,50 @@ public final class SocketOwner: Sendable {
         case connect
     }
 
-    /// Every message that arrives, in order. Finishes when the socket is closed.
-    public let incoming: AsyncStream<Message>
-    private let continuation: AsyncStream<Message>.Continuation
-    private let state = Mutex(State())
+    /// One message as it arrived, with what the security handshake said of
+    /// its sender: the ZAP handler's User-Id (RFC 27), when one answered.
+    public struct Received: Sendable {
+        public let frames: Message
+        public let userID: String?
+    }
+
+    /// A ROUTER peer whose messages can no longer be delivered.
+    public struct DroppedPeer: Sendable {
+        public enum Reason: Sendable, Equatable {
+            /// Its outbound line overflowed: it stopped reading.
+            case overflow
+            /// libzmq has no connection to it any more (ROUTER_MANDATORY).
+            case unreachable
+            /// It sent nothing for four heartbeat intervals.
+            case silent
+        }
+        public let routingID: [UInt8]
+        public let reason: Reason
+    }
+
+    /// Every message that arrives, in order. Finishes when the socket is
+    /// closed. Messages from dropped peers are discarded on the owner thread.
+    public let incoming: AsyncStream<Received>
+    /// Peers given up on: dropped by the outbound queues (ROUTER), or silent
+    /// past the heartbeat bound (a DEALER reports its one peer, routing id empty).
+    public let droppedPeers: AsyncStream<DroppedPeer>
+    private let continuation: AsyncStream<Received>.Continuation
+    private let droppedContinuation: AsyncStream<DroppedPeer>.Continuation
+    private let state: Mutex<State>
+    /// Messages handed to `incoming` and not yet taken by its consumer.
+    private let undelivered = Mutex(0)
+    /// At most this many messages wait in `incoming`; beyond that the owner
+    /// leaves them in ZeroMQ, whose ROUTER takes one message per peer in turn
+    /// (zmq_socket(3), "fair-queued"). An unbounded handoff would instead line
+    /// every peer up behind whoever sends fastest.
+    static let inboundWindow = 64
+    private let kind: SocketKind
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
-    private struct Outgoing {
-        let frames: Message
-        let done: CheckedContinuation<Void, any Error>?
-    }
-
     private struct State {
-        var queue: [Outgoing] = []
+        var queues: OutboundQueues
+        var heartbeats: Heartbeats?
         var closed = false
         var endpoint = ""
     }
@@ -43,8 +73,11 @@ public final class SocketOwner: Sendable {
     /// `tcp://127.0.0.1:0` this names the port the system chose.
     public var endpoint: String { state.withLock { $0.endpoint } }
 
-    private init(wakeRead: Int32, wakeWrite: Int32) {
-        (incoming, continuation) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .unbounded)
+    private init(kind: SocketKind, limits: OutboundQueues.Limits?, heartbeats: Heartbeats?, wakeRead: Int32, wakeWrite: Int32) {
+        (incoming, continuation) = AsyncStream.makeStream(of: Received.self, bufferingPolicy: .unbounded)
+        (droppedPeers, droppedContinuation) = AsyncStream.makeStream(of: DroppedPeer.self, bufferingPolicy: .unbounded)
+        state = Mutex(State(queues: OutboundQueues(limits: limits), heartbeats: heartbeats))
+        self.kind = kind
         self.wakeRead = wakeRead
         self.wakeWrite = wakeWrite
     }
@@ -57,7 +90,12 @@ public final class SocketOwner: Sendable {
         guard pipe(&fds) == 0 else { throw ZMQError(operation: "pipe", errno: errno) }
         _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
         _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
-        let owner = SocketOwner(wakeRead: fds[0], wakeWrite: fds[1])
+        let limits = kind == .router
+            ? OutboundQueues.Limits(messages: options.peerQueueMessages, bytes: options.peerQueueBytes) : nil
+        let heartbeats = options.heartbeatFrame.map {
+            Heartbeats(frame: $0, interval: options.heartbeatInterval, now: .now)
+        }
+        let owner = SocketOwner(kind: kind, limits: limits, heartbeats: heartbeats, wakeRead: fds[0], wakeWrite: fds[1])
         let bound: String = try await withCheckedThrowingContinuation { ready in
             let thread = Thread {
                 owner.run(kind: kind, mode: mode, endpoint: endpoint, options: options, ready: ready)
@@ -70,26 +108,84 @@ public final class SocketOwner: Sendable {
     }
 
     /// Queues a message and waits until libzmq has taken it. Throws
-    /// `TransportError.unreachable` when a ROUTER has no such peer (any more).
+    /// `TransportError.unreachable` when a ROUTER has no such peer (any more)
+    /// or has dropped it.
     public func send(_ frames: Message) async throws {
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            let accepted = state.withLock { state -> Bool in
-                guard !state.closed else { return false }
-                state.queue.append(Outgoing(frames: frames, done: done))
-                return true
-            }
-            guard accepted else {
-                done.resume(throwing: TransportError.closed)
-                return
-            }
-            wake()
+            enqueue(frames, done: done)
         }
+    }
+
+    /// Queues a message without waiting for it to leave. Returns false when
+    /// it will not be delivered: the socket is closed, or (ROUTER) the peer
+    /// was dropped, now or earlier. A drop is also announced on `droppedPeers`.
+    @discardableResult
+    public func post(_ frames: Message) -> Bool {
+        enqueue(frames, done: nil)
+    }
+
+    @discardableResult
+    private func enqueue(_ frames: Message, done: CheckedContinuation<Void, any Error>?) -> Bool {
+        let peer = destination(of: frames)
+        let item = OutboundQueues.Item(frames: frames, size: frames.reduce(0) { $0 + $1.count }, done: done)
+        let admission = state.withLock { state -> OutboundQueues.Admission in
+            state.closed ? .refused : state.queues.enqueue(item, to: peer)
+        }
+        switch admission {
+        case .queued:
+            wake()
+            return true
+        case .refused:
+            done?.resume(throwing: state.withLock { $0.closed } ? TransportError.closed : TransportError.unreachable)
+            return false
+        case .overflowed(let items):
+            for failed in items + [item] { failed.done?.resume(throwing: TransportError.unreachable) }
+            droppedContinuation.yield(DroppedPeer(routingID: peer, reason: .overflow))
+            return false
+        }
+    }
+
+    /// Starts sending heartbeats to `peer` (a ROUTER's routing id; a DEALER
+    /// passes none) and watching that it sends something at least every
+    /// four intervals; one that does not is announced on `droppedPeers` as
+    /// `.silent` (and, on a ROUTER, dropped). `interval` replaces the socket's.
+    public func watch(peer: [UInt8] = [], interval: Duration? = nil) {
+        state.withLock { state in
+            if let interval { state.heartbeats?.interval = interval }
+            state.heartbeats?.watch(peer, now: .now)
+        }
+        wake()
+    }
+
+    /// Stops heartbeats to `peer` (it has no jobs any more).
+    public func unwatch(peer: [UInt8] = []) {
+        state.withLock { $0.heartbeats?.unwatch(peer) }
+    }
+
+    /// The consumer of `incoming` took one message: room for the next.
+    public func taken() {
+        let wasFull = undelivered.withLock { count -> Bool in
+            defer { count -= 1 }
+            return count >= Self.inboundWindow
+        }
+        if wasFull { wake() }
+    }
+
+    /// Drops a ROUTER peer on purpose: its queued messages fail and later
+    /// ones are refused, as if its line had overflowed.
+    public func drop(peer routingID: [UInt8]) {
+        let items = state.withLock { $0.queues.drop(routingID) }
+        for item in items { item.done?.resume(throwing: TransportError.unreachable) }
     }
 
     /// Closes the socket; pending sends fail with `TransportError.closed`.
     public func close() {
         state.withLock { $0.closed = true }
         wake()
+    }
+
+    private func destination(of frames: Message) -> OutboundQueues.Peer {
+        kind == .router ? frames.first ?? [] : []
     }
 
     private func wake() {
@@ -115,54 +211,120 @@ public final class SocketOwner: Sendable {
         } catch {
             shutDownPipe()
             continuation.finish()
+            droppedContinuation.finish()
             ready.resume(throwing: error)
             return
         }
         ready.resume(returning: Self.lastEndpoint(socket) ?? endpoint)
         loop(socket)
         zmq_close(socket)
-        let pending = state.withLock { state -> [Outgoing] in
+        let pending = state.withLock { state -> [OutboundQueues.Item] in
             state.closed = true
-            defer { state.queue.removeAll() }
-            return state.queue
+            return state.queues.removeAll()
         }
         for item in pending { item.done?.resume(throwing: TransportError.closed) }
         shutDownPipe()
         continuation.finish()
+        droppedContinuation.finish()
     }
 
+    /// How long a peer whose pipe is full waits before the next try. ZeroMQ's
+    /// POLLOUT on a ROUTER means "some peer has room", which stays true while
+    /// any other peer is idle, so polling for it would spin; a short timer
+    /// costs one failed zmq_send per blocked peer per tick instead.
+    private static let blockedRetry = Duration.milliseconds(20)
+
     private func loop(_ socket: UnsafeMutableRawPointer) {
-        var wantWrite = false
+        let clock = ContinuousClock()
+        var lastRetry = clock.now
+        var anyBlocked = false
         while true {
+            let canRead = undelivered.withLock { $0 < Self.inboundWindow }
             var items = [
-                zmq_pollitem_t(socket: socket, fd: 0, events: Int16(ZMQ_POLLIN | (wantWrite ? ZMQ_POLLOUT : 0)), revents: 0),
+                zmq_pollitem_t(socket: socket, fd: 0, events: canRead ? Int16(ZMQ_POLLIN) : 0, revents: 0),
                 zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0),
             ]
-            let rc = zmq_poll(&items, 2, wantWrite ? 100 : -1)
+            let beatTimeout = state.withLock { $0.heartbeats?.pollTimeout(now: clock.now) }
+            let timeout = [anyBlocked ? 20 : nil, beatTimeout].compactMap { $0 }.min().map(Int.init) ?? -1
+            let rc = zmq_poll(&items, 2, timeout)
             if rc < 0 && zmq_errno() != EINTR { return }
             if items[1].revents & Int16(ZMQ_POLLIN) != 0 { drainWakePipe() }
             if state.withLock({ $0.closed }) { return }
             receiveAll(socket)
-            wantWrite = !sendQueued(socket)
+            beat(now: clock.now)
+            let retry = clock.now - lastRetry >= Self.blockedRetry
+            if retry { lastRetry = clock.now }
+            anyBlocked = sendQueued(socket, retryBlocked: retry)
         }
     }
 
     private func receiveAll(_ socket: UnsafeMutableRawPointer) {
-        while let message = Self.receive(socket) {
+        // Bounded by the consumer's window, and per pass, so a flood on the
+        // socket can neither outrun the consumer nor starve our own sends.
+        for _ in 0..<1024 {
+            guard undelivered.withLock({ $0 < Self.inboundWindow }), let message = Self.receive(socket) else { return }
+            let peer = kind == .router ? message.frames.first ?? [] : []
+            let dropped = state.withLock { state -> Bool in
+                state.heartbeats?.heard(peer, now: .now)
+                return kind == .router && state.queues.isDropped(peer)
+            }
+            if dropped { continue }
+            undelivered.withLock { $0 += 1 }
             continuation.yield(message)
         }
     }
 
-    /// Sends what is queued. Returns false when libzmq could not take a message
-    /// now (high-water mark): it stays at the head of the queue for the next POLLOUT.
-    private func sendQueued(_ socket: UnsafeMutableRawPointer) -> Bool {
-        while let next = state.withLock({ $0.queue.first }) {
-            let result = Self.send(next.frames, on: socket)
-            if case .failure(.wouldBlock) = result { return false }
-            state.withLock { _ = $0.queue.removeFirst() }
-            switch result {
-            case .success: next.done?.resume()
-            case .failure(let error): next.done?.resume(throwing: error)
+    /// Queues the heartbeats that are due, and reports the peers that fell
+    /// silent (dropping them, on a ROUTER).
+    private func beat(now: ContinuousClock.Instant) {
+        let (frame, beat, silent) = state.withLock { state -> ([UInt8], [[UInt8]], [[UInt8]]) in
+            guard var heartbeats = state.heartbeats else { return ([], [], []) }
+            let due = heartbeats.due(now: now)
+            state.heartbeats = heartbeats
+            return (heartbeats.frame, due.beat, due.silent)
+        }
+        for peer in silent {
+            if kind == .router { drop(peer: peer) }
+            droppedContinuation.yield(DroppedPeer(routingID: peer, reason: .silent))
+        }
+        for peer in beat {
+            _ = enqueue(kind == .router ? [peer, frame] : [frame], done: nil)
+        }
+    }
+
+    /// Sends what is queued, a bounded batch per peer in turn. A peer whose
+    /// pipe is full (EAGAIN) is skipped until the next retry tick; the others
+    /// go on. Returns whether some peer is still blocked.
+    private func sendQueued(_ socket: UnsafeMutableRawPointer, retryBlocked: Bool) -> Bool {
+        var progress = true
+        while progress {
+            progress = false
+            let peers = state.withLock { $0.queues.sendable(retryBlocked: retryBlocked) }
+            for peer in peers where sendBatch(socket, to: peer) { progress = true }
+        }
+        return state.withLock { $0.queues.hasBlocked }
+    }
+
+    /// Sends up to 64 messages to one peer; true when it sent all it could
+    /// without blocking and more may remain.
+    private func sendBatch(_ socket: UnsafeMutableRawPointer, to peer: OutboundQueues.Peer) -> Bool {
+        for _ in 0..<64 {
+            guard let next = state.withLock({ $0.queues.first(for: peer) }) else { return false }
+            switch Self.send(next.frames, on: socket) {
+            case .failure(.wouldBlock):
+                state.withLock { $0.queues.markBlocked(peer) }
+                return false
+            case .failure(.unreachable) where kind == .router:
+                let items = state.withLock { $0.queues.drop(peer) }
+                for item in items { item.done?.resume(throwing: TransportError.unreachable) }
+                droppedContinuation.yield(DroppedPeer(routingID: peer, reason: .unreachable))
+                return false
+            case .failure(let error):
+                _ = state.withLock { $0.queues.removeFirst(for: peer) }
+                next.done?.resume(throwing: error)
+            case .success:
+                _ = state.withLock { $0.queues.removeFirst(for: peer) }
+                next.done?.resume()
             }
         }
         return true

@@ -39,6 +39,19 @@ struct GateExecutor: PatchExecutor {
     }
 }
 
+extension AgentSession {
+    /// The agent's running-job count, asked again every 50 ms for up to 5 s
+    /// until it is 0: a freed slot shows in the next Welcome after it is freed.
+    func runningJobsOnceSettled() async throws -> UInt32 {
+        var running = try await hello().runningJobs
+        for _ in 0..<100 where running != 0 {
+            try await Task.sleep(for: .milliseconds(50))
+            running = try await hello().runningJobs
+        }
+        return running
+    }
+}
+
 @Suite struct AgentProtocolTests {
     func startAgent(endpoint: String, maxJobs: Int, log: ExecutorLog) async throws -> AgentSocket {
         let socket = try await AgentSocket.bind(endpoint)
@@ -110,11 +123,7 @@ struct GateExecutor: PatchExecutor {
         // The agent still serves others, and the job leaves its table once the
         // executor has returned (which happens just after it records the cancel).
         let session = try await AgentSession(endpoint: socket.endpoint)
-        var running = try await session.hello().runningJobs
-        for _ in 0..<100 where running != 0 {
-            try await Task.sleep(for: .milliseconds(50))
-            running = try await session.hello().runningJobs
-        }
+        let running = try await session.runningJobsOnceSettled()
         #expect(running == 0)
         await session.close()
     }

@@ -223,11 +223,7 @@ struct StuckExecutor: PatchExecutor {
 
         let session = try await AgentSession(endpoint: socket.endpoint)
         defer { Task { await session.close() } }
-        var running = try await session.hello().runningJobs
-        for _ in 0..<100 where running != 0 {
-            try await Task.sleep(for: .milliseconds(50))
-            running = try await session.hello().runningJobs
-        }
+        let running = try await session.runningJobsOnceSettled()
         #expect(running == 0, "the slot is free although the executor never returned")
         #expect(await log.started.count == 1)
         // The freed slot takes new work.
@@ -272,11 +268,7 @@ struct StuckExecutor: PatchExecutor {
         let failure = try #require(Self.finalFailure(all))
         #expect(failure.code == .cancelled)
         #expect(failure.message.contains("did not finish within"))
-        var running = try await session.hello().runningJobs
-        for _ in 0..<100 where running != 0 {
-            try await Task.sleep(for: .milliseconds(50))
-            running = try await session.hello().runningJobs
-        }
+        let running = try await session.runningJobsOnceSettled()
         #expect(running == 0)
         await log.release()
     }

@@ -85,7 +85,10 @@ public actor Agent {
             reject(inbound.peer, error.code, error.message)
         case .success(let envelope):
             switch envelope.body {
-            case .hello: post(Envelope(.welcome(welcome())), to: inbound.peer)
+            case .hello:
+                var welcome = welcome()
+                welcome.clientIdentity = inbound.userID ?? ""
+                post(Envelope(.welcome(welcome)), to: inbound.peer)
             case .submit(let submit): accept(submit, from: inbound)
             case .cancel(let cancel): cancelJob(JobKey(peer: inbound.peer, id: cancel.jobID), reason: cancel.reason)
             case .heartbeat: break

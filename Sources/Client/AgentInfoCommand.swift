@@ -11,28 +11,31 @@ struct AgentInfoCommand: AsyncParsableCommand {
         commandName: "agent-info",
         abstract: "Show an agent's executors, platforms and load.")
 
-    @Option(help: "Agent endpoint (tcp://HOST:PORT, ipc://PATH).")
-    var agent: String
+    @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "The agent's CURVE public key (Z85), to encrypt the connection.")
-    var agentKey: String?
+    func validate() throws {
+        if connection.agent == nil { throw ValidationError("agent-info needs --agent") }
+    }
 
     func run() async throws {
-        var options = SocketOptions()
-        if let agentKey {
-            let pair = try SocketOwner.curveKeyPair()
-            options.curve = .client(serverPublicKey: agentKey, publicKey: pair.publicKey, secretKey: pair.secretKey)
-        }
-        let session = try await AgentSession(endpoint: agent, options: options)
+        let agent = connection.agent ?? ""
+        let options = try connection.socketOptions()
         let welcome: Copa_Protocol_V1_Welcome
         do {
-            welcome = try await session.hello()
-        } catch {
+            let session = try await AgentSession(endpoint: agent, options: options)
+            do {
+                welcome = try await session.hello()
+            } catch {
+                await session.close()
+                throw error
+            }
             await session.close()
-            throw error
+        } catch {
+            printError("\(error)")
+            throw ExitCode(ExitCodes.agentUnreachable)
         }
-        await session.close()
         print("agent: \(welcome.agentName) \(welcome.agentVersion) (protocol v\(welcome.protocolVersion))")
+        print("client: \(welcome.clientIdentity.isEmpty ? "unauthenticated (no CURVE client keys on this agent)" : welcome.clientIdentity)")
         print("jobs: \(welcome.runningJobs) running, \(welcome.queuedJobs) queued, at most \(welcome.maxJobs) at once")
         for executor in welcome.executors {
             let platforms = executor.platforms.map { Platform(wire: $0).description }.joined(separator: ", ")

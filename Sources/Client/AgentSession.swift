@@ -47,6 +47,30 @@ public actor AgentSession {
         silenceWatcher = Task { [weak self] in
             for await _ in socket.silences { await self?.agentFellSilent() }
         }
+        handshakeWatcher = Task { [weak self] in
+            for await failure in socket.handshakeFailures { await self?.handshakeFailed(failure) }
+        }
+    }
+
+    private var handshakeWatcher: Task<Void, Never>?
+
+    /// ZeroMQ retries a refused handshake forever without a word; the
+    /// monitor's event is the only sign, so it ends everything waiting.
+    private func handshakeFailed(_ failure: HandshakeFailure) {
+        let message = switch failure.kind {
+        case .authentication(let status):
+            "the agent at \(endpoint) refused this client's key (ZAP status \(status)): give --client-key-file with a key whose public half is in the agent's --authorized-keys"
+        case .protocolError(let code):
+            "the CURVE handshake with the agent at \(endpoint) failed (ZMTP error \(code)): is --agent-key that agent's public key?"
+        case .other(let errno):
+            "the CURVE handshake with the agent at \(endpoint) failed (errno \(errno))"
+        }
+        closedError = AgentConnectionError(message: message)
+        let error = AgentConnectionError(message: message)
+        failWelcomeWaiters(error)
+        for job in jobs.values { job.finish(throwing: error) }
+        jobs.removeAll()
+        expectedSequence.removeAll()
     }
 
     private var silenceWatcher: Task<Void, Never>?
@@ -69,6 +93,7 @@ public actor AgentSession {
 
     /// Says hello and waits for the agent's Welcome.
     public func hello(timeout: Duration = .seconds(15)) async throws -> Copa_Protocol_V1_Welcome {
+        if let closedError { throw closedError }
         var hello = Copa_Protocol_V1_Hello()
         hello.clientName = "copa"
         hello.clientVersion = AgentVersionInfo.client
@@ -118,6 +143,7 @@ public actor AgentSession {
         socket.close()
         receiver?.cancel()
         silenceWatcher?.cancel()
+        handshakeWatcher?.cancel()
     }
 
     private func failWelcomeWaiters(_ error: any Error) {

@@ -10,18 +10,15 @@ struct JobRunner {
     let logger: Logger
     let printer: JobPrinter
 
-    func run(submit: Copa_Protocol_V1_Submit, agent: String?, agentKey: String?, workdir: String,
+    func run(submit: Copa_Protocol_V1_Submit, agent: String?, options: SocketOptions, workdir: String,
              timeout: Duration) async throws -> Int32 {
         var embeddedSocket: AgentSocket?
         let endpoint: String
-        var options = SocketOptions()
+        var options = options
         if let agent {
             endpoint = agent
-            if let agentKey {
-                let pair = try SocketOwner.curveKeyPair()
-                options.curve = .client(serverPublicKey: agentKey, publicKey: pair.publicKey, secretKey: pair.secretKey)
-            }
         } else {
+            options = SocketOptions()
             var agentLogger = logger
             agentLogger.logLevel = .warning
             let embedded = try await EmbeddedAgent.start(workdir: workdir, logger: agentLogger)

@@ -44,11 +44,7 @@ struct PatchCommand: AsyncParsableCommand {
     @Option(help: "Progress output: auto, plain or json (one JSON object per line on stderr).")
     var progress: ProgressMode = .auto
 
-    @Option(help: "Agent endpoint (tcp://HOST:PORT, ipc://PATH). Default: an embedded agent.")
-    var agent: String?
-
-    @Option(help: "The agent's CURVE public key (Z85), to encrypt the connection.")
-    var agentKey: String?
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(help: "Platform to patch (os/arch[/variant]). Default: the report's architecture, else the agent's.")
     var platform: String?
@@ -70,6 +66,8 @@ struct PatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "copa")
+        let agent = connection.agent
+        let socketOptions: SocketOptions
         let parsed: ParsedReport
         let target: String
         let timeoutDuration: Duration
@@ -78,6 +76,7 @@ struct PatchCommand: AsyncParsableCommand {
             parsed = try ReportLoader.load(path: report, scanner: scanner)
             target = try TargetReference.resolve(image: image, tag: tag, suffix: tagSuffix, embedded: agent == nil)
             timeoutDuration = try DurationParser.parse(timeout)
+            socketOptions = try connection.socketOptions()
             platformValue = try platform.map { try Platform(parsing: $0) }
                 ?? (parsed.manifest.architecture.isEmpty ? nil : Platform(os: "linux", architecture: parsed.manifest.architecture, variant: nil))
         } catch {
@@ -105,7 +104,7 @@ struct PatchCommand: AsyncParsableCommand {
         }
 
         let exitCode = try await JobRunner(logger: logger, printer: printer).run(
-            submit: submit, agent: agent, agentKey: agentKey,
+            submit: submit, agent: agent, options: socketOptions,
             workdir: workdir ?? EmbeddedAgent.defaultWorkdir(), timeout: timeoutDuration)
         if exitCode != 0 { throw ExitCode(exitCode) }
     }

@@ -29,8 +29,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Name shown to clients.")
     var name = ProcessInfo.processInfo.hostName
 
-    @Option(help: "File holding this agent's CURVE secret key (Z85); clients then need --agent-key.")
+    @Option(help: "This agent's CURVE key file (`copa keygen --output`); clients then need its public key as --agent-key.")
     var curveSecretKeyFile: String?
+
+    @Option(help: ArgumentHelp(
+        "Client public keys accepted with CURVE: a file of `KEY NAME` lines, or a directory of such files. Reloaded on SIGHUP.",
+        discussion: "Required with --curve-secret-key-file. A client whose key is not listed is refused at the handshake, and the agent logs its key."))
+    var authorizedKeys: String?
+
+    @Flag(help: "Allow plain TCP (no CURVE) on an address other machines can reach: anyone who reaches the port may then submit jobs.")
+    var insecureAllowPlaintext = false
 
     @Option(help: "Apt archive used instead of the URIs in images' sources, unless a job names its own.")
     var aptMirror: String?
@@ -60,6 +68,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: debug, info, warning, error.")
     var logLevel = "info"
 
+    func validate() throws {
+        if curveSecretKeyFile != nil, authorizedKeys == nil {
+            throw ValidationError("--curve-secret-key-file needs --authorized-keys: the client keys this agent accepts (make them with `copa keygen --output NAME`)")
+        }
+        if authorizedKeys != nil, curveSecretKeyFile == nil {
+            throw ValidationError("--authorized-keys needs --curve-secret-key-file: client keys are checked in the CURVE handshake")
+        }
+        if curveSecretKeyFile == nil, !insecureAllowPlaintext, !ListenAddress.isLocal(listen) {
+            throw ValidationError("""
+                \(listen) is reachable from other machines: give --curve-secret-key-file and --authorized-keys, \
+                or --insecure-allow-plaintext to let anyone who reaches the port submit jobs
+                """)
+        }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -68,10 +91,25 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "copa-agent")
         var options = SocketOptions()
-        if let curveSecretKeyFile {
-            let key = try String(contentsOfFile: curveSecretKeyFile, encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            options.curve = .server(secretKey: key)
+        var hangup: SignalHandler?
+        if let curveSecretKeyFile, let authorizedKeys {
+            let keys = try CurveKeyPair.load(path: curveSecretKeyFile)
+            let ring = try AuthorizedKeyRing(path: authorizedKeys, logger: logger)
+            options.curve = .server(secretKey: keys.secretKey)
+            options.authorizer = ring
+            logger.info("CURVE on", metadata: [
+                "public_key": "\(keys.publicKey)", "authorized_keys": "\(authorizedKeys)", "clients": "\(ring.count)"])
+            hangup = SignalHandler(SIGHUP) {
+                do {
+                    let count = try ring.reload()
+                    logger.info("authorized keys reloaded", metadata: ["authorized_keys": "\(authorizedKeys)", "clients": "\(count)"])
+                } catch {
+                    logger.error("authorized keys not reloaded; the previous keys stay in force", metadata: ["error": "\(error)"])
+                }
+            }
+        } else if !ListenAddress.isLocal(listen) {
+            logger.warning("plain TCP on an address other machines reach: any client that reaches it may submit jobs",
+                           metadata: ["listen": "\(listen)"])
         }
         try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
         var defaults = NativeExecutor.Defaults()
@@ -94,5 +132,6 @@ struct Serve: AsyncParsableCommand {
             configuration: AgentConfiguration(name: name, maxJobs: maxJobs, workdir: workdir),
             executors: executors, logger: logger)
         await agent.serve(socket)
+        hangup?.cancel()
     }
 }

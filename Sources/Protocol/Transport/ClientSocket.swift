@@ -21,6 +21,10 @@ public final class ClientSocket: Sendable {
         owner.droppedPeers.map { _ in () }
     }
 
+    /// CURVE handshakes that failed: the agent refused this client's key,
+    /// or the agent key given is not the agent's.
+    public var handshakeFailures: AsyncStream<HandshakeFailure> { owner.handshakeFailures }
+
     public var endpoint: String { owner.endpoint }
 
     public var messages: AsyncMapSequence<AsyncStream<SocketOwner.Received>, Result<Envelope, ProtocolError>> {

@@ -22,6 +22,10 @@ public struct SocketOptions: Sendable {
     var heartbeatFrame: [UInt8]?
     /// CURVE (RFC 26) keys; nil = plain NULL mechanism.
     public var curve: CurveOptions?
+    /// Which clients a CURVE server accepts (asked by the ZAP handler, RFC 27).
+    /// Required with `.server`: a CURVE server that takes any key is no
+    /// authentication at all.
+    public var authorizer: (any ClientAuthorizer)?
 
     public init() {}
 }

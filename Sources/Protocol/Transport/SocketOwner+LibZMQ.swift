@@ -4,7 +4,9 @@ import Foundation
 /// Thin wrappers over the libzmq calls the owner thread makes. They are only
 /// ever called from `SocketOwner.run` on the socket's own thread.
 extension SocketOwner {
-    static func makeSocket(kind: SocketKind, options: SocketOptions) throws -> UnsafeMutableRawPointer {
+    /// A new socket with the options applied, and the ZAP domain its
+    /// authorizer was registered under (to unregister when it closes).
+    static func makeSocket(kind: SocketKind, options: SocketOptions) throws -> (UnsafeMutableRawPointer, zapDomain: String?) {
         let type = kind == .router ? ZMQ_ROUTER : ZMQ_DEALER
         guard let socket = zmq_socket(ZMQContext.shared.handle, type) else {
             throw ZMQError.last("zmq_socket")
@@ -17,25 +19,64 @@ extension SocketOwner {
                 // silently: that is how the agent learns a client disappeared.
                 try setInt32(socket, ZMQ_ROUTER_MANDATORY, 1)
             }
-            try applyCurve(socket, options.curve)
+            return (socket, try applyCurve(socket, options))
         } catch {
             zmq_close(socket)
             throw error
         }
-        return socket
     }
 
-    private static func applyCurve(_ socket: UnsafeMutableRawPointer, _ curve: CurveOptions?) throws {
-        switch curve {
+    private static func applyCurve(_ socket: UnsafeMutableRawPointer, _ options: SocketOptions) throws -> String? {
+        switch options.curve {
         case nil:
-            return
+            return nil
         case .server(let secretKey):
+            guard let authorizer = options.authorizer else {
+                throw TransportError.misconfigured("a CURVE server needs an authorizer: the client keys it accepts")
+            }
             try setInt32(socket, ZMQ_CURVE_SERVER, 1)
             try setKey(socket, ZMQ_CURVE_SECRETKEY, secretKey)
+            let domain = try ZAPHandler.shared.register(authorizer)
+            let rc = domain.withCString { zmq_setsockopt(socket, ZMQ_ZAP_DOMAIN, $0, domain.utf8.count) }
+            guard rc == 0 else {
+                ZAPHandler.shared.unregister(domain)
+                throw ZMQError.last("zmq_setsockopt(ZMQ_ZAP_DOMAIN)")
+            }
+            return domain
         case .client(let serverPublicKey, let publicKey, let secretKey):
             try setKey(socket, ZMQ_CURVE_SERVERKEY, serverPublicKey)
             try setKey(socket, ZMQ_CURVE_PUBLICKEY, publicKey)
             try setKey(socket, ZMQ_CURVE_SECRETKEY, secretKey)
+            return nil
+        }
+    }
+
+    /// Starts reporting failed security handshakes of `socket` on a PAIR
+    /// socket (zmq_socket_monitor(3)) that the owner thread polls beside it.
+    static func monitorHandshakes(_ socket: UnsafeMutableRawPointer) throws -> UnsafeMutableRawPointer {
+        let address = "inproc://copa-monitor-\(UUID().uuidString)"
+        let events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        guard zmq_socket_monitor(socket, address, events) == 0 else { throw ZMQError.last("zmq_socket_monitor") }
+        guard let pair = zmq_socket(ZMQContext.shared.handle, ZMQ_PAIR) else { throw ZMQError.last("zmq_socket(PAIR)") }
+        guard zmq_connect(pair, address) == 0 else {
+            zmq_close(pair)
+            throw ZMQError.last("connect \(address)")
+        }
+        return pair
+    }
+
+    /// One monitor event: a 6-byte frame (16-bit event, 32-bit value, host
+    /// order), then the endpoint.
+    static func receiveHandshakeFailure(_ monitor: UnsafeMutableRawPointer) -> HandshakeFailure? {
+        guard let event = receive(monitor), event.frames.count >= 2, event.frames[0].count >= 6 else { return nil }
+        let header = event.frames[0]
+        let number = header.withUnsafeBytes { $0.loadUnaligned(as: UInt16.self) }
+        let value = header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 2, as: UInt32.self) }
+        let endpoint = String(decoding: event.frames[1], as: UTF8.self)
+        switch Int32(number) {
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: return HandshakeFailure(kind: .authentication(status: Int(value)), endpoint: endpoint)
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL: return HandshakeFailure(kind: .protocolError(code: Int(value)), endpoint: endpoint)
+        default: return HandshakeFailure(kind: .other(errno: Int(value)), endpoint: endpoint)
         }
     }
 
@@ -71,7 +112,8 @@ extension SocketOwner {
 
     /// Receives one whole multipart message without blocking; nil when none
     /// is waiting. The User-Id is the one the ZAP handler gave the connection
-    /// (zmq_msg_gets(3)); without a handler there is none.
+    /// (zmq_msg_gets(3)); without a handler there is none. A ROUTER's
+    /// routing-id frame is its own and carries no metadata, so every frame is asked.
     static func receive(_ socket: UnsafeMutableRawPointer) -> Received? {
         var frames: Message = []
         var userID: String?
@@ -81,7 +123,7 @@ extension SocketOwner {
             defer { zmq_msg_close(&message) }
             let flags: Int32 = frames.isEmpty ? ZMQ_DONTWAIT : 0
             guard zmq_msg_recv(&message, socket, flags) >= 0 else { return nil }
-            if frames.isEmpty, let value = zmq_msg_gets(&message, "User-Id") {
+            if userID == nil, let value = zmq_msg_gets(&message, "User-Id"), value.pointee != 0 {
                 userID = String(cString: value)
             }
             let size = zmq_msg_size(&message)

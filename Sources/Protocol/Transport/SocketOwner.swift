@@ -42,6 +42,12 @@ public final class SocketOwner: Sendable {
         public let reason: Reason
     }
 
+    /// Security handshakes that failed (a DEALER with CURVE): the agent
+    /// refused the client's key, or the two sides do not agree on keys.
+    /// ZeroMQ itself only retries quietly.
+    public let handshakeFailures: AsyncStream<HandshakeFailure>
+    private let handshakeContinuation: AsyncStream<HandshakeFailure>.Continuation
+
     /// Every message that arrives, in order. Finishes when the socket is
     /// closed. Messages from dropped peers are discarded on the owner thread.
     public let incoming: AsyncStream<Received>
@@ -76,6 +82,7 @@ public final class SocketOwner: Sendable {
     private init(kind: SocketKind, limits: OutboundQueues.Limits?, heartbeats: Heartbeats?, wakeRead: Int32, wakeWrite: Int32) {
         (incoming, continuation) = AsyncStream.makeStream(of: Received.self, bufferingPolicy: .unbounded)
         (droppedPeers, droppedContinuation) = AsyncStream.makeStream(of: DroppedPeer.self, bufferingPolicy: .unbounded)
+        (handshakeFailures, handshakeContinuation) = AsyncStream.makeStream(of: HandshakeFailure.self, bufferingPolicy: .bufferingNewest(16))
         state = Mutex(State(queues: OutboundQueues(limits: limits), heartbeats: heartbeats))
         self.kind = kind
         self.wakeRead = wakeRead
@@ -200,32 +207,49 @@ public final class SocketOwner: Sendable {
         ready: CheckedContinuation<String, any Error>
     ) {
         let socket: UnsafeMutableRawPointer
+        var zapDomain: String?
+        var monitor: UnsafeMutableRawPointer?
         do {
-            socket = try Self.makeSocket(kind: kind, options: options)
-            let rc = mode == .bind ? zmq_bind(socket, endpoint) : zmq_connect(socket, endpoint)
-            if rc != 0 {
-                let error = ZMQError.last(mode == .bind ? "bind \(endpoint)" : "connect \(endpoint)")
-                zmq_close(socket)
+            (socket, zapDomain) = try Self.makeSocket(kind: kind, options: options)
+            do {
+                if kind == .dealer, case .client = options.curve { monitor = try Self.monitorHandshakes(socket) }
+                let rc = mode == .bind ? zmq_bind(socket, endpoint) : zmq_connect(socket, endpoint)
+                if rc != 0 { throw ZMQError.last(mode == .bind ? "bind \(endpoint)" : "connect \(endpoint)") }
+            } catch {
+                Self.closeSocket(socket, monitor: monitor, zapDomain: zapDomain)
                 throw error
             }
         } catch {
             shutDownPipe()
-            continuation.finish()
-            droppedContinuation.finish()
+            finishStreams()
             ready.resume(throwing: error)
             return
         }
         ready.resume(returning: Self.lastEndpoint(socket) ?? endpoint)
-        loop(socket)
-        zmq_close(socket)
+        loop(socket, monitor: monitor)
+        Self.closeSocket(socket, monitor: monitor, zapDomain: zapDomain)
         let pending = state.withLock { state -> [OutboundQueues.Item] in
             state.closed = true
             return state.queues.removeAll()
         }
         for item in pending { item.done?.resume(throwing: TransportError.closed) }
         shutDownPipe()
+        finishStreams()
+    }
+
+    private func finishStreams() {
         continuation.finish()
         droppedContinuation.finish()
+        handshakeContinuation.finish()
+    }
+
+    private static func closeSocket(_ socket: UnsafeMutableRawPointer, monitor: UnsafeMutableRawPointer?, zapDomain: String?) {
+        if let monitor {
+            zmq_socket_monitor(socket, nil, 0)
+            zmq_close(monitor)
+        }
+        zmq_close(socket)
+        if let zapDomain { ZAPHandler.shared.unregister(zapDomain) }
     }
 
     /// How long a peer whose pipe is full waits before the next try. ZeroMQ's
@@ -234,7 +258,7 @@ public final class SocketOwner: Sendable {
     /// costs one failed zmq_send per blocked peer per tick instead.
     private static let blockedRetry = Duration.milliseconds(20)
 
-    private func loop(_ socket: UnsafeMutableRawPointer) {
+    private func loop(_ socket: UnsafeMutableRawPointer, monitor: UnsafeMutableRawPointer?) {
         let clock = ContinuousClock()
         var lastRetry = clock.now
         var anyBlocked = false
@@ -243,12 +267,16 @@ public final class SocketOwner: Sendable {
             var items = [
                 zmq_pollitem_t(socket: socket, fd: 0, events: canRead ? Int16(ZMQ_POLLIN) : 0, revents: 0),
                 zmq_pollitem_t(socket: nil, fd: wakeRead, events: Int16(ZMQ_POLLIN), revents: 0),
+                zmq_pollitem_t(socket: monitor, fd: 0, events: monitor == nil ? 0 : Int16(ZMQ_POLLIN), revents: 0),
             ]
             let beatTimeout = state.withLock { $0.heartbeats?.pollTimeout(now: clock.now) }
             let timeout = [anyBlocked ? 20 : nil, beatTimeout].compactMap { $0 }.min().map(Int.init) ?? -1
-            let rc = zmq_poll(&items, 2, timeout)
+            let rc = zmq_poll(&items, monitor == nil ? 2 : 3, timeout)
             if rc < 0 && zmq_errno() != EINTR { return }
             if items[1].revents & Int16(ZMQ_POLLIN) != 0 { drainWakePipe() }
+            if let monitor, items[2].revents & Int16(ZMQ_POLLIN) != 0 {
+                while let failure = Self.receiveHandshakeFailure(monitor) { handshakeContinuation.yield(failure) }
+            }
             if state.withLock({ $0.closed }) { return }
             receiveAll(socket)
             beat(now: clock.now)
@@ -341,6 +369,20 @@ public final class SocketOwner: Sendable {
     }
 }
 
+/// A security handshake that failed, as libzmq's monitor reports it.
+public struct HandshakeFailure: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// The server's ZAP handler refused the client (RFC 27 status code,
+        /// 400 for a key it does not know).
+        case authentication(status: Int)
+        /// The peers disagree at the ZMTP/CURVE level (e.g. a wrong server key).
+        case protocolError(code: Int)
+        case other(errno: Int)
+    }
+    public let kind: Kind
+    public let endpoint: String
+}
+
 /// Failures of the transport itself (as opposed to protocol errors).
 public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The socket was closed.
@@ -350,6 +392,8 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
     /// libzmq refused a send.
     case sendFailed(String)
     case wouldBlock
+    /// The socket's options do not make sense together.
+    case misconfigured(String)
 
     public var description: String {
         switch self {
@@ -357,6 +401,7 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unreachable: "the peer is no longer connected"
         case .sendFailed(let message): "send failed: \(message)"
         case .wouldBlock: "send would block"
+        case .misconfigured(let message): message
         }
     }
 }

@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+
+/// A `copa-agent serve` process with CURVE and authorized keys, driven by the
+/// `copa` binary: who gets in, who is refused and what the agent logs.
+@Suite struct AgentAuthenticationTests {
+    /// A running agent whose stderr goes to a file the test can read.
+    final class AgentProcess {
+        let process = Process()
+        let log: String
+        let endpoint: String
+
+        init(_ arguments: [String], port: Int) throws {
+            let directory = try TestEnvironment.temporaryDirectory()
+            log = directory + "/agent.log"
+            endpoint = "tcp://127.0.0.1:\(port)"
+            FileManager.default.createFile(atPath: log, contents: nil)
+            process.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
+            process.arguments = ["serve", "--workdir", directory + "/work"] + arguments
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        func stop() {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+    }
+
+    struct Keys {
+        let directory: String
+        var agentKey: String { directory + "/agent.key" }
+        var agentPublic: String { directory + "/agent.pub" }
+        func client(_ name: String) -> String { directory + "/\(name).key" }
+        func clientPublic(_ name: String) -> String { directory + "/\(name).pub" }
+    }
+
+    /// Agent and client keys made by `copa keygen --output`, and an
+    /// authorized-keys directory holding the public keys of `authorized`.
+    static func keys(authorized: [String], unauthorized: [String] = []) throws -> (Keys, String) {
+        let keys = Keys(directory: try TestEnvironment.temporaryDirectory())
+        try run(TestEnvironment.binary("copa"), ["keygen", "--output", keys.directory + "/agent"]).check()
+        let authorizedDirectory = keys.directory + "/authorized"
+        try FileManager.default.createDirectory(atPath: authorizedDirectory, withIntermediateDirectories: true)
+        for name in authorized + unauthorized {
+            try run(TestEnvironment.binary("copa"), ["keygen", "--output", keys.directory + "/" + name]).check()
+        }
+        for name in authorized {
+            try FileManager.default.copyItem(atPath: keys.clientPublic(name), toPath: authorizedDirectory + "/\(name).pub")
+        }
+        return (keys, authorizedDirectory)
+    }
+
+    static func port() -> Int { 20_000 + Int.random(in: 0..<20_000) }
+
+    static func agentInfo(_ agent: AgentProcess, _ keys: Keys, client: String) throws -> CommandResult {
+        try run(TestEnvironment.binary("copa"), [
+            "agent-info", "--agent", agent.endpoint, "--agent-key", keys.agentPublic, "--client-key-file", keys.client(client)])
+    }
+
+    @Test func onlyAuthorizedKeysGetInAndARefusedKeyIsLogged() throws {
+        let (keys, authorized) = try Self.keys(authorized: ["alice"], unauthorized: ["mallory"])
+        let port = Self.port()
+        let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:\(port)", "--curve-secret-key-file", keys.agentKey,
+                                      "--authorized-keys", authorized], port: port)
+        defer { agent.stop() }
+
+        let alice = try Self.agentInfo(agent, keys, client: "alice")
+        try alice.check()
+        #expect(alice.stdout.contains("client: alice"))
+
+        let mallory = try Self.agentInfo(agent, keys, client: "mallory")
+        #expect(mallory.status == 4)
+        #expect(mallory.stderr.contains("refused this client's key"))
+        let malloryKey = try String(contentsOfFile: keys.clientPublic("mallory"), encoding: .utf8).split(separator: " ")[0]
+        #expect(agent.logText.contains(String(malloryKey)), "the agent logs the refused key")
+
+        // A key made up for the run (no --client-key-file) is refused as well.
+        let anonymous = try run(TestEnvironment.binary("copa"), [
+            "agent-info", "--agent", agent.endpoint, "--agent-key", keys.agentPublic],
+            environment: ["XDG_CONFIG_HOME": keys.directory + "/none"])
+        #expect(anonymous.status == 4)
+    }
+
+    @Test func sighupReloadsTheAuthorizedKeys() throws {
+        let (keys, authorized) = try Self.keys(authorized: ["alice"], unauthorized: ["bob"])
+        let port = Self.port()
+        let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:\(port)", "--curve-secret-key-file", keys.agentKey,
+                                      "--authorized-keys", authorized], port: port)
+        defer { agent.stop() }
+        try Self.agentInfo(agent, keys, client: "alice").check()
+        #expect(try Self.agentInfo(agent, keys, client: "bob").status == 4)
+
+        try FileManager.default.copyItem(atPath: keys.clientPublic("bob"), toPath: authorized + "/bob.pub")
+        try FileManager.default.removeItem(atPath: authorized + "/alice.pub")
+        kill(agent.process.processIdentifier, SIGHUP)
+        var reloaded = false
+        for _ in 0..<100 where !reloaded {
+            reloaded = agent.logText.contains("authorized keys reloaded")
+            if !reloaded { usleep(50_000) }
+        }
+        #expect(reloaded)
+        let bob = try Self.agentInfo(agent, keys, client: "bob")
+        try bob.check()
+        #expect(bob.stdout.contains("client: bob"))
+        #expect(try Self.agentInfo(agent, keys, client: "alice").status == 4)
+        #expect(agent.process.isRunning)
+    }
+
+    @Test func plainTCPBeyondLoopbackNeedsAnExplicitFlag() throws {
+        let port = Self.port()
+        let refused = try AgentProcess(["--listen", "tcp://0.0.0.0:\(port)"], port: port)
+        refused.process.waitUntilExit()
+        #expect(refused.process.terminationStatus != 0)
+        #expect(refused.logText.contains("--insecure-allow-plaintext"))
+
+        let allowed = try AgentProcess(["--listen", "tcp://0.0.0.0:\(port)", "--insecure-allow-plaintext"], port: port)
+        defer { allowed.stop() }
+        let info = try run(TestEnvironment.binary("copa"), ["agent-info", "--agent", allowed.endpoint])
+        try info.check()
+        #expect(info.stdout.contains("client: unauthenticated"))
+    }
+
+    @Test func curveWithoutAuthorizedKeysDoesNotStart() throws {
+        let (keys, _) = try Self.keys(authorized: [])
+        let port = Self.port()
+        let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:\(port)", "--curve-secret-key-file", keys.agentKey], port: port)
+        agent.process.waitUntilExit()
+        #expect(agent.process.terminationStatus != 0)
+        #expect(agent.logText.contains("--authorized-keys"))
+    }
+
+    @Test func keygenWritesAPrivateKeyFileAndRefusesToOverwriteIt() throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        try run(TestEnvironment.binary("copa"), ["keygen", "--name", "ci-runner", "--output", directory + "/ci"]).check()
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/ci.key")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let line = try String(contentsOfFile: directory + "/ci.pub", encoding: .utf8)
+        #expect(line.hasSuffix(" ci-runner\n"))
+        let before = try String(contentsOfFile: directory + "/ci.key", encoding: .utf8)
+        let again = try run(TestEnvironment.binary("copa"), ["keygen", "--output", directory + "/ci"])
+        #expect(again.status != 0)
+        #expect(try String(contentsOfFile: directory + "/ci.key", encoding: .utf8) == before)
+    }
+}

@@ -32,17 +32,18 @@ extension OCILayout {
     /// With no tag, the descriptor is added untagged unless that digest is
     /// already listed untagged.
     public func setManifest(_ descriptor: Descriptor, tag: String?) throws {
-        var index = try readIndex()
         var entry = descriptor
-        if let tag {
-            entry.refName = try RegistryReference.validatedTag(tag)
-            index.manifests.removeAll { $0.refName == tag }
-        } else {
-            entry.refName = nil
-            index.manifests.removeAll { $0.refName == nil && $0.digest == descriptor.digest }
+        if let tag { entry.refName = try RegistryReference.validatedTag(tag) } else { entry.refName = nil }
+        try withIndexLock {
+            var index = try readIndex()
+            if let tag {
+                index.manifests.removeAll { $0.refName == tag }
+            } else {
+                index.manifests.removeAll { $0.refName == nil && $0.digest == descriptor.digest }
+            }
+            index.manifests.append(entry)
+            try writeIndex(index)
         }
-        index.manifests.append(entry)
-        try writeIndex(index)
     }
 
     private func tagList(_ index: ImageIndex) -> String {

@@ -9,8 +9,9 @@ import Foundation
 ///
 /// The value holds only a path; every call reads the disk afresh. Writes are
 /// atomic (temp file + rename) so a reader never sees a partial blob or index,
-/// but two writers updating index.json at once may lose one update: a layout
-/// has one writer at a time.
+/// and every read-modify-write of index.json holds an exclusive flock(2) on
+/// the layout directory, so concurrent writers (jobs of one agent, or several
+/// processes) each add their tag and none is lost.
 public struct OCILayout: Sendable, Hashable {
     public let path: String
 
@@ -47,13 +48,36 @@ public struct OCILayout: Sendable, Hashable {
         } catch {
             throw EngineError(.io, "cannot create the OCI image layout directory '\(path)'", underlying: error)
         }
-        if !files.fileExists(atPath: layout.file("oci-layout")) {
-            try layout.writeFileAtomically("oci-layout", Array("{\"imageLayoutVersion\":\"\(layoutVersion)\"}".utf8))
-        }
-        if !files.fileExists(atPath: layout.file("index.json")) {
-            try layout.writeIndex(ImageIndex(manifests: []))
+        try layout.withIndexLock {
+            if !files.fileExists(atPath: layout.file("oci-layout")) {
+                try layout.writeFileAtomically("oci-layout", Array("{\"imageLayoutVersion\":\"\(layoutVersion)\"}".utf8))
+            }
+            if !files.fileExists(atPath: layout.file("index.json")) {
+                try layout.writeIndex(ImageIndex(manifests: []))
+            }
         }
         return try open(at: path)
+    }
+
+    /// Runs `body` holding an exclusive flock(2) on the layout directory: one
+    /// writer of index.json at a time, across threads and processes. The lock
+    /// is on the directory, not on index.json, because index.json is replaced
+    /// by rename and a lock on the old file would guard nothing. It blocks the
+    /// calling thread for as long as another writer's read-modify-write takes
+    /// (a few milliseconds).
+    func withIndexLock<T>(_ body: () throws -> T) throws -> T {
+        let fd = Foundation.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw EngineError(.io, "cannot open the OCI image layout directory '\(path)' to lock it: \(String(cString: strerror(errno)))")
+        }
+        defer { Foundation.close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw EngineError(.io, "cannot lock the OCI image layout '\(path)': \(String(cString: strerror(errno)))")
+            }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
     }
 
     /// The layout's `index.json`.

@@ -32,6 +32,28 @@ import Testing
         }
     }
 
+    /// Jobs writing different tags into one layout at once, each as a fresh
+    /// `create` + `setManifest` the way a job's destination does: every tag
+    /// is there afterwards (index.json is read-modified-written under a lock).
+    @Test func concurrentWritersToOneLayoutLoseNoTag() throws {
+        let root = try Support.temporaryDirectory("layout-writers")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try Support.makeUmociImage(layout: root + "/src", tag: "base", files: ["etc/note": "x\n"])
+        let descriptor = try OCILayout.open(at: root + "/src").entry(tag: "base")
+        let shared = root + "/shared"
+        let writers = 20, tagsEach = 5
+        DispatchQueue.concurrentPerform(iterations: writers) { writer in
+            for round in 0..<tagsEach {
+                let layout = try! OCILayout.create(at: shared)
+                try! layout.setManifest(descriptor, tag: "w\(writer)-\(round)")
+            }
+        }
+        let listed = String(decoding: try Support.run("/usr/bin/umoci", ["ls", "--layout", shared]), as: UTF8.self)
+        let tags = Set(listed.split(whereSeparator: \.isNewline).map(String.init))
+        let expected = Set((0..<writers).flatMap { writer in (0..<tagsEach).map { "w\(writer)-\($0)" } })
+        #expect(expected.subtracting(tags).isEmpty, "missing tags: \(expected.subtracting(tags).sorted())")
+    }
+
     @Test func writtenLayoutIsReadBySkopeoAndUmoci() async throws {
         let root = try Support.temporaryDirectory("layout-write")
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -34,11 +34,16 @@ extension Agent {
         }
         sequences[key] = 0
         socket?.watch(key.peer)
-        let request: PatchRequest
+        var request: PatchRequest
         let executor: any PatchExecutor
         do {
             request = try PatchRequest(wire: submit)
+            request = try configuration.policy.rules(for: inbound.userID)
+                .authorize(request, agentMirrors: configuration.mirrorHosts)
             executor = try chooseExecutor(submit.options.executor, for: request)
+        } catch let refusal as PolicyRefusal {
+            logger.warning("job refused", metadata: ["job": "\(key.id)", "client": "\(client)", "rule": "\(refusal.rule)", "reason": "\(refusal.message)"])
+            return conclude(key, failure(key, .forbidden, refusal.description, rule: refusal.rule))
         } catch let error as EngineError {
             return conclude(key, failure(key, error.wireCode, error.description))
         } catch let error as ProtocolError {

@@ -12,6 +12,12 @@ public struct AgentConfiguration: Sendable {
 
     /// What one request may ask for.
     public var limits: AgentLimits
+    /// What clients may ask for. The default confines nothing: right for the
+    /// embedded agent, which acts for its own user; `copa-agent serve` uses
+    /// `AgentPolicy.remoteDefault` or the `--policy` file.
+    public var policy: AgentPolicy = .unrestricted
+    /// Hosts of the agent's own `--apt-mirror`: jobs may always name them.
+    public var mirrorHosts: [String] = []
     /// How long a stopped job's executor may take to return before its slot
     /// is freed without it.
     public var cancelGrace: Duration = .seconds(10)

@@ -12,9 +12,11 @@ enum EmbeddedAgent {
         let endpoint = "inproc://copa-embedded-\(UUID().uuidString)"
         let socket = try await AgentSocket.bind(endpoint)
         let executor = try NativeExecutor(workdir: workdir, logger: logger)
-        let agent = Agent(
-            configuration: AgentConfiguration(name: "embedded", maxJobs: 2, workdir: workdir),
-            executors: [executor], logger: logger)
+        var configuration = AgentConfiguration(name: "embedded", maxJobs: 2, workdir: workdir)
+        // It acts for the user running copa, with that user's files and
+        // credentials: nothing to confine.
+        configuration.policy = .unrestricted
+        let agent = Agent(configuration: configuration, executors: [executor], logger: logger)
         Task { await agent.serve(socket) }
         return (endpoint, socket)
     }

@@ -37,6 +37,11 @@ struct Serve: AsyncParsableCommand {
         discussion: "Required with --curve-secret-key-file. A client whose key is not listed is refused at the handshake, and the agent logs its key."))
     var authorizedKeys: String?
 
+    @Option(help: ArgumentHelp(
+        "Policy file (YAML): which layouts, registries and apt hosts clients may use, and request limits.",
+        discussion: "Without one: oci: layouts only under WORKDIR/layouts, pushes only beside the source image, apt only from the image's own sources and --apt-mirror. See docs/security.md."))
+    var policy: String?
+
     @Flag(help: "Allow plain TCP (no CURVE) on an address other machines can reach: anyone who reaches the port may then submit jobs.")
     var insecureAllowPlaintext = false
 
@@ -112,6 +117,13 @@ struct Serve: AsyncParsableCommand {
                            metadata: ["listen": "\(listen)"])
         }
         try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+        let agentPolicy = try policy.map { try AgentPolicy.load(path: $0, workdir: workdir) }
+            ?? AgentPolicy.remoteDefault(workdir: workdir)
+        for root in agentPolicy.layoutRoots {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        }
+        logger.info("policy", metadata: ["file": "\(policy ?? "none: the default")",
+                                         "layouts": "\(agentPolicy.rules.layoutWriteRoots?.joined(separator: ",") ?? "anywhere")"])
         var defaults = NativeExecutor.Defaults()
         defaults.aptMirror = aptMirror
         defaults.extraKeyrings = keyrings
@@ -128,9 +140,10 @@ struct Serve: AsyncParsableCommand {
         }
         executors.append(try NativeExecutor(workdir: workdir, logger: logger, defaults: defaults))
         let socket = try await AgentSocket.bind(listen, options: options)
-        let agent = Agent(
-            configuration: AgentConfiguration(name: name, maxJobs: maxJobs, workdir: workdir),
-            executors: executors, logger: logger)
+        var configuration = AgentConfiguration(name: name, maxJobs: maxJobs, workdir: workdir, limits: agentPolicy.limits)
+        configuration.policy = agentPolicy
+        configuration.mirrorHosts = aptMirror.flatMap { URLComponents(string: $0)?.host }.map { [$0] } ?? []
+        let agent = Agent(configuration: configuration, executors: executors, logger: logger)
         await agent.serve(socket)
         hangup?.cancel()
     }

@@ -11,7 +11,8 @@ import TestSupport
         let port = 20_000 + Int.random(in: 0..<20_000)
         let agent = Process()
         agent.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
-        agent.arguments = ["serve", "--listen", "tcp://127.0.0.1:\(port)", "--workdir", workdir] + extra
+        agent.arguments = ["serve", "--listen", "tcp://127.0.0.1:\(port)", "--workdir", workdir,
+                           "--policy", try TestEnvironment.layoutPolicy()] + extra
         agent.standardError = FileHandle.nullDevice
         try agent.run()
         return (agent, "tcp://127.0.0.1:\(port)", workdir)

@@ -44,7 +44,7 @@ import Testing
             FileManager.default.createFile(atPath: log, contents: nil)
             process.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
             process.arguments = ["serve", "--listen", endpoint, "--workdir", workdir, "--max-jobs", "2",
-                                 "--buildkit", buildKit, "--tooling-image", tooling]
+                                 "--buildkit", buildKit, "--tooling-image", tooling, "--policy", try TestEnvironment.layoutPolicy(sourceHosts: ["127.0.0.1"])]
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             try process.run()
         }

@@ -4,10 +4,14 @@ import Testing
 /// `copa patch --agent` against a `copa-agent serve` process over TCP: the
 /// remote path of the protocol, end to end.
 @Suite struct RemoteAgentTests {
+    /// With no --policy, a remote agent's layouts live under WORKDIR/layouts,
+    /// and a relative `oci:` path names one there.
     @Test func patchesThroughARemoteAgentProcess() throws {
-        let layout = try TestEnvironment.copyFixtureLayout()
         let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
         let workdir = try TestEnvironment.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
+        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
+        let layout = workdir + "/layouts/fixture"
         let port = 20_000 + Int.random(in: 0..<20_000)
         let agent = Process()
         agent.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
@@ -19,7 +23,7 @@ import Testing
             agent.waitUntilExit()
         }
         let result = try run(TestEnvironment.binary("copa"),
-                             ["patch", "--agent", "tcp://127.0.0.1:\(port)", "-i", "oci:\(layout):debian", "-r", report,
+                             ["patch", "--agent", "tcp://127.0.0.1:\(port)", "-i", "oci:fixture:debian", "-r", report,
                               "-t", "remote", "--progress", "json"])
         try result.check()
         #expect(result.stderr.contains("\"type\":\"step\""))

@@ -45,6 +45,19 @@ enum TestEnvironment {
         return copy
     }
 
+    /// A `copa-agent serve --policy` file letting clients read and write
+    /// layouts anywhere under the temporary directory (where the tests keep
+    /// theirs) and name apt sources on `sourceHosts`, all else as the
+    /// default policy.
+    static func layoutPolicy(sourceHosts: [String] = []) throws -> String {
+        let path = try temporaryDirectory() + "/policy.yaml"
+        let root = FileManager.default.temporaryDirectory.path
+        let hosts = sourceHosts.map { "\"\($0)\"" }.joined(separator: ", ")
+        try "layouts:\n  read: [\"\(root)\"]\n  write: [\"\(root)\"]\nsources:\n  hosts: [\(hosts)]\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     static func temporaryDirectory() throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("copa-test-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -76,5 +76,11 @@ public final class SilentTCPPort: Sendable {
         port = Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// True when some client has connected (a connection waits in the backlog).
+    public var hasPendingConnection: Bool {
+        var item = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&item, 1, 0) > 0
+    }
+
     public func close() { Glibc.close(fd) }
 }

@@ -1,0 +1,224 @@
+import Foundation
+import Yams
+
+/// What the agent's owner lets clients do (`copa-agent serve --policy FILE`):
+/// where `oci:` layouts may be read and written, which registries and
+/// repositories may be pulled from and pushed to with the agent's
+/// credentials, which may be plain HTTP, which apt hosts a job may name, and
+/// the limits of one request. Rules apply to every client; a `clients:` entry
+/// (by the name its key is listed under in `--authorized-keys`) replaces
+/// single fields for that client. The client's own options only narrow what
+/// this allows: a request outside it is refused with FORBIDDEN and the rule.
+///
+/// See docs/security.md for the file format and docs/agent.md for an example.
+public struct AgentPolicy: Sendable {
+    public struct Rules: Sendable, Equatable {
+        /// Directories `oci:` sources must be under; nil = anywhere (the
+        /// embedded agent, acting for its own user).
+        public var layoutReadRoots: [String]?
+        /// Directories `oci:` targets must be under; nil = anywhere.
+        public var layoutWriteRoots: [String]?
+        /// `REGISTRY/REPOSITORY` globs (fnmatch(3), `*` crosses `/`) a source may come from.
+        public var pull: [String] = ["*"]
+        /// Globs a target may be pushed to; nil = only the source's own
+        /// registry and repository (another tag beside the original).
+        public var push: [String]?
+        /// Registries (`host[:port]` globs) a job may name as plain HTTP.
+        /// Loopback registries are plain HTTP without asking.
+        public var insecureRegistries: [String] = []
+        /// Hosts a job's own `--apt-mirror`/`--apt-source` may name, besides the
+        /// agent's `--apt-mirror`; nil = any host. The image's own sources are
+        /// always allowed: patching from them is the point.
+        public var sourceHosts: [String]? = []
+        /// Whether apt fetches may reach link-local and cloud metadata
+        /// addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254).
+        public var allowPrivateAddresses = false
+
+        public init() {}
+    }
+
+    public var rules: Rules
+    public var clients: [String: Rules]
+    public var limits: AgentLimits
+
+    public init(rules: Rules, clients: [String: Rules] = [:], limits: AgentLimits = AgentLimits()) {
+        self.rules = rules
+        self.clients = clients
+        self.limits = limits
+    }
+
+    /// The embedded agent: it acts for the user who runs `copa`, with that
+    /// user's own files and credentials, so it confines nothing.
+    public static var unrestricted: AgentPolicy {
+        var rules = Rules()
+        rules.push = ["*"]
+        rules.insecureRegistries = ["*"]
+        rules.sourceHosts = nil
+        return AgentPolicy(rules: rules)
+    }
+
+    /// A remote agent without `--policy`: layouts only under
+    /// `WORKDIR/layouts`, pushes only beside the source, apt only from the
+    /// image's own hosts and the agent's mirror, no plain-HTTP registries
+    /// beyond loopback.
+    public static func remoteDefault(workdir: String) -> AgentPolicy {
+        var rules = Rules()
+        rules.layoutReadRoots = [workdir + "/layouts"]
+        rules.layoutWriteRoots = [workdir + "/layouts"]
+        return AgentPolicy(rules: rules)
+    }
+
+    /// The rules for a client (its authorized-key name; nil without CURVE).
+    public func rules(for client: String?) -> Rules {
+        client.flatMap { clients[$0] } ?? rules
+    }
+
+    /// Every layout root, to create and resolve at start.
+    public var layoutRoots: [String] {
+        ([rules] + Array(clients.values)).flatMap { ($0.layoutReadRoots ?? []) + ($0.layoutWriteRoots ?? []) }
+    }
+
+    /// Reads a policy file. Relative layout roots are relative to `workdir`.
+    public static func load(path: String, workdir: String) throws -> AgentPolicy {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw PolicyFileError("cannot read the policy file \(path): \(error.localizedDescription)")
+        }
+        do {
+            return try parse(text, workdir: workdir)
+        } catch let error as PolicyFileError {
+            throw PolicyFileError("\(path): \(error.message)")
+        }
+    }
+
+    public static func parse(_ text: String, workdir: String) throws -> AgentPolicy {
+        let document: Any?
+        do {
+            document = try Yams.load(yaml: text)
+        } catch {
+            throw PolicyFileError("not YAML: \(error)")
+        }
+        let top = try Node(document ?? [String: Any](), at: "")
+        try top.only(["layouts", "registries", "sources", "limits", "clients"])
+        let defaults = try remoteDefault(workdir: workdir).rules.merging(top, workdir: workdir)
+        var clients: [String: Rules] = [:]
+        if let entries = try top.map("clients") {
+            for (name, value) in entries.mapping {
+                let node = try Node(value, at: "clients.\(name)")
+                try node.only(["layouts", "registries", "sources"])
+                clients[name] = try defaults.merging(node, workdir: workdir)
+            }
+        }
+        var limits = AgentLimits()
+        if let node = try top.map("limits") {
+            try node.only(["max_job_timeout", "max_queued_per_client", "max_queued_total", "max_submit_bytes",
+                           "max_job_id_bytes", "max_reference_bytes", "max_updates", "max_field_bytes", "max_list_entries"])
+            if let value = try node.duration("max_job_timeout") { limits.maxJobTimeout = value }
+            if let value = try node.int("max_queued_per_client") { limits.maxQueuedPerClient = value }
+            if let value = try node.int("max_queued_total") { limits.maxQueuedTotal = value }
+            if let value = try node.int("max_submit_bytes") { limits.maxSubmitBytes = min(value, 16 << 20) }
+            if let value = try node.int("max_job_id_bytes") { limits.maxJobIDBytes = value }
+            if let value = try node.int("max_reference_bytes") { limits.maxReferenceBytes = value }
+            if let value = try node.int("max_updates") { limits.maxUpdates = value }
+            if let value = try node.int("max_field_bytes") { limits.maxFieldBytes = value }
+            if let value = try node.int("max_list_entries") { limits.maxListEntries = value }
+        }
+        return AgentPolicy(rules: defaults, clients: clients, limits: limits)
+    }
+}
+
+extension AgentPolicy.Rules {
+    /// These rules with the fields `node` sets replaced.
+    fileprivate func merging(_ node: Node, workdir: String) throws -> Self {
+        var rules = self
+        if let layouts = try node.map("layouts") {
+            try layouts.only(["read", "write"])
+            if let read = try layouts.strings("read") { rules.layoutReadRoots = read.map { Self.absolute($0, workdir) } }
+            if let write = try layouts.strings("write") { rules.layoutWriteRoots = write.map { Self.absolute($0, workdir) } }
+        }
+        if let registries = try node.map("registries") {
+            try registries.only(["pull", "push", "insecure"])
+            if let pull = try registries.strings("pull") { rules.pull = pull }
+            if let push = try registries.strings("push") { rules.push = push }
+            if let insecure = try registries.strings("insecure") { rules.insecureRegistries = insecure }
+        }
+        if let sources = try node.map("sources") {
+            try sources.only(["hosts", "allow_private_addresses"])
+            if let hosts = try sources.strings("hosts") { rules.sourceHosts = hosts == ["*"] ? nil : hosts }
+            if let allow = try sources.bool("allow_private_addresses") { rules.allowPrivateAddresses = allow }
+        }
+        return rules
+    }
+
+    private static func absolute(_ path: String, _ workdir: String) -> String {
+        path.hasPrefix("/") ? path : workdir + "/" + path
+    }
+}
+
+/// A YAML mapping with its place in the file, for errors that say where.
+private struct Node {
+    let mapping: [String: Any]
+    let at: String
+
+    init(_ value: Any, at: String) throws {
+        guard let mapping = value as? [String: Any] else {
+            throw PolicyFileError("\(at.isEmpty ? "the file" : at) must be a mapping")
+        }
+        self.mapping = mapping
+        self.at = at
+    }
+
+    private func key(_ name: String) -> String { at.isEmpty ? name : "\(at).\(name)" }
+
+    /// Refuses unknown keys: a misspelt rule must not silently allow more.
+    func only(_ known: Set<String>) throws {
+        if let unknown = mapping.keys.sorted().first(where: { !known.contains($0) }) {
+            throw PolicyFileError("unknown key \(key(unknown)) (known here: \(known.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    func map(_ name: String) throws -> Node? {
+        guard let value = mapping[name] else { return nil }
+        return try Node(value, at: key(name))
+    }
+
+    func strings(_ name: String) throws -> [String]? {
+        guard let value = mapping[name] else { return nil }
+        if value is NSNull { return [] }
+        guard let list = value as? [Any], let strings = list as? [String] else {
+            throw PolicyFileError("\(key(name)) must be a list of strings")
+        }
+        return strings
+    }
+
+    func int(_ name: String) throws -> Int? {
+        guard let value = mapping[name] else { return nil }
+        guard let number = value as? Int, number > 0 else { throw PolicyFileError("\(key(name)) must be a positive integer") }
+        return number
+    }
+
+    func bool(_ name: String) throws -> Bool? {
+        guard let value = mapping[name] else { return nil }
+        guard let flag = value as? Bool else { throw PolicyFileError("\(key(name)) must be true or false") }
+        return flag
+    }
+
+    /// `90s`, `30m`, `2h`, or a number of seconds.
+    func duration(_ name: String) throws -> Duration? {
+        guard let value = mapping[name] else { return nil }
+        if let seconds = value as? Int, seconds > 0 { return .seconds(seconds) }
+        guard let text = value as? String, let unit = text.last, let number = Int(text.dropLast()), number > 0,
+              let scale = ["s": 1, "m": 60, "h": 3600][String(unit)] else {
+            throw PolicyFileError("\(key(name)) must be a duration such as 90s, 30m or 2h")
+        }
+        return .seconds(number * scale)
+    }
+}
+
+public struct PolicyFileError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

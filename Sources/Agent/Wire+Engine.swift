@@ -151,6 +151,7 @@ extension EngineError {
         case .validation: .validation
         case .cancelled: .cancelled
         case .executor: .executor
+        case .forbidden: .forbidden
         case .internal: .internal
         }
     }

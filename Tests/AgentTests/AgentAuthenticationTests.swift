@@ -8,12 +8,12 @@ import Testing
     final class AgentProcess {
         let process = Process()
         let log: String
-        let endpoint: String
 
-        init(_ arguments: [String], port: Int) throws {
+        /// Starts the agent; `--listen` ports are 0, and the one the system
+        /// chose is read from the agent's log.
+        init(_ arguments: [String]) throws {
             let directory = try TestEnvironment.temporaryDirectory()
             log = directory + "/agent.log"
-            endpoint = "tcp://127.0.0.1:\(port)"
             FileManager.default.createFile(atPath: log, contents: nil)
             process.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
             process.arguments = ["serve", "--workdir", directory + "/work"] + arguments
@@ -23,6 +23,20 @@ import Testing
         }
 
         var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        /// The endpoint to connect to, once the agent says it listens.
+        func endpoint() throws -> String {
+            for _ in 0..<600 {
+                if let line = logText.split(separator: "\n").first(where: { $0.contains("agent listening") }),
+                   let field = line.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") }),
+                   let port = field.split(separator: ":").last {
+                    return "tcp://127.0.0.1:\(port)"
+                }
+                guard process.isRunning else { break }
+                usleep(50_000)
+            }
+            throw TestSetupError(message: "copa-agent did not start listening:\n\(logText)")
+        }
 
         func stop() {
             if process.isRunning { process.terminate() }
@@ -54,18 +68,15 @@ import Testing
         return (keys, authorizedDirectory)
     }
 
-    static func port() -> Int { 20_000 + Int.random(in: 0..<20_000) }
-
     static func agentInfo(_ agent: AgentProcess, _ keys: Keys, client: String) throws -> CommandResult {
         try run(TestEnvironment.binary("copa"), [
-            "agent-info", "--agent", agent.endpoint, "--agent-key", keys.agentPublic, "--client-key-file", keys.client(client)])
+            "agent-info", "--agent", try agent.endpoint(), "--agent-key", keys.agentPublic, "--client-key-file", keys.client(client)])
     }
 
     @Test func onlyAuthorizedKeysGetInAndARefusedKeyIsLogged() throws {
         let (keys, authorized) = try Self.keys(authorized: ["alice"], unauthorized: ["mallory"])
-        let port = Self.port()
-        let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:\(port)", "--curve-secret-key-file", keys.agentKey,
-                                      "--authorized-keys", authorized], port: port)
+        let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:0", "--curve-secret-key-file", keys.agentKey,
+                                      "--authorized-keys", authorized])
         defer { agent.stop() }
 
         let alice = try Self.agentInfo(agent, keys, client: "alice")
@@ -80,16 +91,15 @@ import Testing
 
         // A key made up for the run (no --client-key-file) is refused as well.
         let anonymous = try run(TestEnvironment.binary("copa"), [
-            "agent-info", "--agent", agent.endpoint, "--agent-key", keys.agentPublic],
+            "agent-info", "--agent", try agent.endpoint(), "--agent-key", keys.agentPublic],
             environment: ["XDG_CONFIG_HOME": keys.directory + "/none"])
         #expect(anonymous.status == 4)
     }
 
     @Test func sighupReloadsTheAuthorizedKeys() throws {
         let (keys, authorized) = try Self.keys(authorized: ["alice"], unauthorized: ["bob"])
-        let port = Self.port()
-        let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:\(port)", "--curve-secret-key-file", keys.agentKey,
-                                      "--authorized-keys", authorized], port: port)
+        let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:0", "--curve-secret-key-file", keys.agentKey,
+                                      "--authorized-keys", authorized])
         defer { agent.stop() }
         try Self.agentInfo(agent, keys, client: "alice").check()
         #expect(try Self.agentInfo(agent, keys, client: "bob").status == 4)
@@ -111,23 +121,21 @@ import Testing
     }
 
     @Test func plainTCPBeyondLoopbackNeedsAnExplicitFlag() throws {
-        let port = Self.port()
-        let refused = try AgentProcess(["--listen", "tcp://0.0.0.0:\(port)"], port: port)
+        let refused = try AgentProcess(["--listen", "tcp://0.0.0.0:0"])
         refused.process.waitUntilExit()
         #expect(refused.process.terminationStatus != 0)
         #expect(refused.logText.contains("--insecure-allow-plaintext"))
 
-        let allowed = try AgentProcess(["--listen", "tcp://0.0.0.0:\(port)", "--insecure-allow-plaintext"], port: port)
+        let allowed = try AgentProcess(["--listen", "tcp://0.0.0.0:0", "--insecure-allow-plaintext"])
         defer { allowed.stop() }
-        let info = try run(TestEnvironment.binary("copa"), ["agent-info", "--agent", allowed.endpoint])
+        let info = try run(TestEnvironment.binary("copa"), ["agent-info", "--agent", try allowed.endpoint()])
         try info.check()
         #expect(info.stdout.contains("client: unauthenticated"))
     }
 
     @Test func curveWithoutAuthorizedKeysDoesNotStart() throws {
         let (keys, _) = try Self.keys(authorized: [])
-        let port = Self.port()
-        let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:\(port)", "--curve-secret-key-file", keys.agentKey], port: port)
+        let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:0", "--curve-secret-key-file", keys.agentKey])
         agent.process.waitUntilExit()
         #expect(agent.process.terminationStatus != 0)
         #expect(agent.logText.contains("--authorized-keys"))

@@ -45,6 +45,7 @@ extension AgentPolicy.Rules {
             uris += sources.map(\.uri)
         }
         for uri in uris { try checkSource(uri, agentMirrors: agentMirrors) }
+        request.options.allowPrivateAddresses = allowPrivateAddresses
         return request
     }
 

@@ -54,6 +54,7 @@ public struct AgentPolicy: Sendable {
         rules.push = ["*"]
         rules.insecureRegistries = ["*"]
         rules.sourceHosts = nil
+        rules.allowPrivateAddresses = true
         return AgentPolicy(rules: rules)
     }
 

@@ -44,7 +44,7 @@ public struct BuildKitExecutor: PatchExecutor {
     /// Connects, lists the workers and checks that BuildKit can run the
     /// patch graph (MergeOp and DiffOp); an older BuildKit fails here.
     public static func connect(_ configuration: Configuration, workdir: String, logger: Logger,
-                               defaults: NativeExecutor.Defaults = .init(), httpClient: HTTPClient = .shared) async throws -> BuildKitExecutor {
+                               defaults: NativeExecutor.Defaults = .init(), httpClient: HTTPClient = RegistryClient.defaultHTTPClient) async throws -> BuildKitExecutor {
         try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
         let client = try BuildKitClient(address: configuration.address, tls: configuration.tls, scratch: workdir + "/run")
         do {

@@ -28,6 +28,9 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         case cancelled = "CANCELLED"
         /// The executor failed: BuildKit unreachable or too old, or a solve step failed.
         case executor = "EXECUTOR"
+        /// The agent's policy does not allow what the job asked for (a
+        /// source URL, a redirect, an address).
+        case forbidden = "FORBIDDEN"
         /// A bug: something the engine assumed did not hold.
         case `internal` = "INTERNAL"
     }

@@ -48,6 +48,9 @@ public struct PatchOptions: Sendable {
     /// Seconds since the epoch for the patch layer's times and the config's
     /// `created`; nil = the source image's `created`.
     public var sourceDateEpoch: Int64?
+    /// Whether apt fetches may reach link-local and cloud metadata addresses
+    /// (the agent's policy decides; the embedded agent allows them).
+    public var allowPrivateAddresses = true
 
     public init() {}
 }

@@ -36,7 +36,7 @@ public struct NativeExecutor: PatchExecutor {
     let http: HTTPClient
     let indexCache = PackagesIndexCache()
 
-    public init(workdir: String, logger: Logger, defaults: Defaults = Defaults(), httpClient: HTTPClient = .shared) throws {
+    public init(workdir: String, logger: Logger, defaults: Defaults = Defaults(), httpClient: HTTPClient = RegistryClient.defaultHTTPClient) throws {
         try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
         self.workdir = workdir
         self.logger = logger
@@ -69,7 +69,7 @@ public struct NativeExecutor: PatchExecutor {
         return PatchJob(
             request: request, reporter: reporter, defaults: defaults,
             registry: RegistryClient(configuration: registryConfiguration, httpClient: http),
-            fetcher: HTTPFetcher(client: http),
+            fetcher: HTTPFetcher(client: HTTPFetcher.sourcesClient, allowPrivateAddresses: request.options.allowPrivateAddresses),
             cache: try OCILayout.create(at: workdir + "/cache"),
             scratch: scratch, indexCache: indexCache)
     }

@@ -71,7 +71,13 @@ extension RegistryClient {
             let hint = credentials == nil ? "; log in with docker login \(registry)" : "; check the credentials for \(registry) in the docker config"
             throw EngineError(.registry, "the token service for registry \(registry) answered \(response.status.code)\(hint)")
         }
-        let document = try JSONValue(parsing: body)
+        let document: JSONValue
+        do {
+            document = try JSONValue(parsing: body)
+        } catch {
+            throw EngineError(.registry,
+                "the token service \(url) for registry \(registry) answered something that is not JSON (starting \"\(String(decoding: body.prefix(60), as: UTF8.self))\")")
+        }
         // Token spec "Token Response Fields": `token`, with `access_token` as the OAuth 2 alias.
         guard let token = document["token"]?.stringValue ?? document["access_token"]?.stringValue, !token.isEmpty else {
             throw EngineError(.registry, "the token service for registry \(registry) returned no token")

@@ -29,6 +29,12 @@ extension RegistryClient {
             throw EngineError(.verification, "registry \(repository.registry) sent manifest \(digest) for \(repository.name)@\(wanted)")
         }
         let contentType = response.headers.first(name: "Content-Type").map { MediaType(String($0.prefix { $0 != ";" })) }
+        guard bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") else {
+            throw EngineError(.registry, """
+                \(request.url) answered something that is not a manifest (Content-Type \(contentType?.rawValue ?? "none"), \
+                starting "\(String(decoding: bytes.prefix(60), as: UTF8.self))"): is \(repository.registry) a registry, and the port right?
+                """)
+        }
         let mediaType = try ManifestResolver.manifestType(declared: contentType ?? expected?.mediaType, bytes: bytes)
         var descriptor = expected ?? Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count))
         descriptor.mediaType = mediaType

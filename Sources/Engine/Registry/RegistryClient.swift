@@ -33,8 +33,18 @@ public final class RegistryClient: Sendable {
     let http: HTTPClient
     let authorizations = AuthorizationCache()
 
-    /// The shared HTTP client needs no shutdown; pass another to tune it.
-    public init(configuration: Configuration = Configuration(), httpClient: HTTPClient = .shared) {
+    /// The HTTP client registries are reached with: redirects followed (blobs
+    /// live in object storage), but a connect that does not complete fails
+    /// after 10 s, not the 90 s of AsyncHTTPClient's browser-like shared
+    /// client. Process-wide, never shut down.
+    public static let defaultHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .follow(max: 10, allowCycles: false)
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(90))
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    public init(configuration: Configuration = Configuration(), httpClient: HTTPClient = RegistryClient.defaultHTTPClient) {
         self.configuration = configuration
         self.http = httpClient
     }

@@ -228,6 +228,61 @@ import Testing
         #expect(front.requests.contains { $0.target.contains("/manifests/v1") })
     }
 
+    /// A port whose accept queue is full: connections to it hang in the SYN
+    /// stage, as to a host that drops packets.
+    final class Blackhole {
+        let port: Int
+        private let listener: Int32
+        private let filler: Int32
+
+        init() throws {
+            let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+            guard listen(listener, 0) == 0 else { throw POSIXError(.EADDRNOTAVAIL) }
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) } }
+            self.listener = listener
+            self.filler = filler
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        deinit {
+            close(filler)
+            close(listener)
+        }
+    }
+
+    /// A registry that never completes the TCP handshake fails within the
+    /// connect timeout (10 s), not the 90 s of a browser-like client. The
+    /// deadline only tells "within seconds" from "after a minute and a half".
+    @Test func anUnreachableRegistryFailsWithinTheConnectTimeout() async throws {
+        let hole = try Blackhole()
+        let source = RegistryImageSource(client: RegistryClient(), reference: try RegistryReference(parsing: "127.0.0.1:\(hole.port)/app:1"))
+        let started = ContinuousClock.now
+        let error = await #expect(throws: EngineError.self) { _ = try await source.resolve(platform: .host) }
+        #expect(ContinuousClock.now - started < .seconds(45), "took \(ContinuousClock.now - started)")
+        #expect(error?.message.contains("127.0.0.1:\(hole.port)") == true)
+    }
+
+    /// Something that is not a registry answering 200 with a web page: the
+    /// error names the URL and says what came back.
+    @Test func anHTMLAnswerIsNamedWithItsURL() async throws {
+        let page = try LoopbackHTTPServer { _ in
+            .init(status: "200 OK", headers: ["Content-Type": "text/html"], body: "<html><body>Welcome to nginx!</body></html>")
+        }
+        defer { page.stop() }
+        let source = RegistryImageSource(client: RegistryClient(), reference: try RegistryReference(parsing: "127.0.0.1:\(page.port)/app:1"))
+        let error = await #expect(throws: EngineError.self) { _ = try await source.resolve(platform: .host) }
+        #expect(error?.code == .registry)
+        #expect(error?.message.contains("http://127.0.0.1:\(page.port)/v2/app/manifests/1") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("text/html") == true)
+    }
+
     @Test func chooseSchemeByHost() {
         let client = RegistryClient(configuration: .init(insecureRegistries: ["registry.internal:5000", "plain.example"]))
         #expect(client.baseURL(for: "127.0.0.1:5055") == "http://127.0.0.1:5055")

@@ -34,6 +34,8 @@ extension Agent {
         }
         sequences[key] = 0
         socket?.watch(key.peer)
+        jobClients[key] = client
+        journal?.accepted(key.id, client: client)
         var request: PatchRequest
         let executor: any PatchExecutor
         do {
@@ -188,8 +190,14 @@ extension Agent {
 
     /// Posts the job's last message (Result or Failure); later ones are dropped.
     func conclude(_ key: JobKey, _ make: (UInt64) -> Envelope.OneOf_Body) {
-        emit(key, make)
+        let sequence = sequences[key]
+        let envelope = Envelope(make(sequence ?? 0))
+        if sequence != nil { socket?.post(envelope, to: key.peer) }
         sequences[key] = nil
+        // Recorded even when the client is gone: it may come back with Resume.
+        if let client = jobClients.removeValue(forKey: key) {
+            journal?.ended(key.id, client: client, frame: envelope.frame())
+        }
         if !sequences.keys.contains(where: { $0.peer == key.peer }) { socket?.unwatch(key.peer) }
     }
 

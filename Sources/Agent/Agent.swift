@@ -51,6 +51,9 @@ public actor Agent {
     var queue = FairQueue<Job>()
     var slots: [JobKey: Slot] = [:]
     var nextToken: UInt64 = 0
+    /// Who each job that can still end belongs to, for the journal.
+    var jobClients: [JobKey: String] = [:]
+    var journal: JobJournal?
 
     public init(configuration: AgentConfiguration, executors: [any PatchExecutor], logger: Logger) {
         self.configuration = configuration
@@ -61,6 +64,7 @@ public actor Agent {
     /// Serves `socket` until it is closed.
     public func serve(_ socket: AgentSocket) async {
         self.socket = socket
+        if configuration.journal { recoverFromJournal() }
         logger.info("agent listening", metadata: ["endpoint": "\(socket.endpoint)"])
         let drops = Task {
             for await dropped in socket.droppedPeers { await self.peerDropped(dropped) }
@@ -91,6 +95,7 @@ public actor Agent {
                 post(Envelope(.welcome(welcome)), to: inbound.peer)
             case .submit(let submit): accept(submit, from: inbound)
             case .cancel(let cancel): cancelJob(JobKey(peer: inbound.peer, id: cancel.jobID), reason: cancel.reason)
+            case .resume(let resume): self.resume(resume, from: inbound)
             case .heartbeat: break
             default:
                 reject(inbound.peer, .protocol, "an agent does not accept this message from a client")

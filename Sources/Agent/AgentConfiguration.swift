@@ -16,6 +16,11 @@ public struct AgentConfiguration: Sendable {
     /// embedded agent, which acts for its own user; `copa-agent serve` uses
     /// `AgentPolicy.remoteDefault` or the `--policy` file.
     public var policy: AgentPolicy = .unrestricted
+    /// Keep a job journal in `workdir` (see `JobJournal`) and treat the
+    /// workdir's job scratch as the agent's own: left-overs are removed at
+    /// start. For `copa-agent serve`, which owns its workdir; not for the
+    /// embedded agent, whose cache several `copa` processes may share.
+    public var journal = false
     /// Hosts of the agent's own `--apt-mirror`: jobs may always name them.
     public var mirrorHosts: [String] = []
     /// How long a stopped job's executor may take to return before its slot

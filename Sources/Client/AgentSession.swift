@@ -132,6 +132,25 @@ public actor AgentSession {
         return stream
     }
 
+    /// Follows a job submitted on an earlier connection (or before the agent
+    /// restarted): the agent answers with what it still has of it, at least
+    /// its Result or Failure once it ended, or Failure(UNKNOWN_JOB).
+    public func resume(jobID: String, afterSequence: UInt64? = nil) async throws -> AsyncThrowingStream<JobUpdate, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: JobUpdate.self, throwing: (any Error).self)
+        jobs[jobID] = continuation
+        var resume = Copa_Protocol_V1_Resume()
+        resume.jobID = jobID
+        if let afterSequence {
+            resume.afterSequence = afterSequence
+            expectedSequence[jobID] = afterSequence + 1
+        } else {
+            resume.fromStart = true
+            expectedSequence[jobID] = nil
+        }
+        try await socket.send(Envelope(.resume(resume)))
+        return stream
+    }
+
     public func cancel(jobID: String, reason: String) async {
         var cancel = Copa_Protocol_V1_Cancel()
         cancel.jobID = jobID

@@ -117,6 +117,11 @@ struct Serve: AsyncParsableCommand {
                            metadata: ["listen": "\(listen)"])
         }
         try FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+        // One agent per workdir: the journal and the job scratch are its own.
+        let lock = open(workdir + "/agent.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            throw ValidationError("another copa-agent uses the workdir \(workdir) (it holds \(workdir)/agent.lock); give each agent its own --workdir")
+        }
         let agentPolicy = try policy.map { try AgentPolicy.load(path: $0, workdir: workdir) }
             ?? AgentPolicy.remoteDefault(workdir: workdir)
         for root in agentPolicy.layoutRoots {
@@ -142,9 +147,11 @@ struct Serve: AsyncParsableCommand {
         let socket = try await AgentSocket.bind(listen, options: options)
         var configuration = AgentConfiguration(name: name, maxJobs: maxJobs, workdir: workdir, limits: agentPolicy.limits)
         configuration.policy = agentPolicy
+        configuration.journal = true
         configuration.mirrorHosts = aptMirror.flatMap { URLComponents(string: $0)?.host }.map { [$0] } ?? []
         let agent = Agent(configuration: configuration, executors: executors, logger: logger)
         await agent.serve(socket)
         hangup?.cancel()
+        close(lock)
     }
 }

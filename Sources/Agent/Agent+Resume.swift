@@ -1,0 +1,64 @@
+import Foundation
+import Protocol
+
+/// Jobs across connections and restarts: the journal read at start, and
+/// `Resume` from a client that lost its connection.
+extension Agent {
+    /// Reads the journal: jobs the previous run accepted and never ended are
+    /// recorded as ended by the restart, and the scratch directories they
+    /// left in `WORKDIR/jobs` are removed. A journal that cannot be opened is
+    /// logged and the agent runs without one.
+    func recoverFromJournal() {
+        let opened: (JobJournal, interrupted: [(id: String, client: String)])
+        do {
+            opened = try JobJournal.open(workdir: configuration.workdir)
+        } catch {
+            logger.error("no job journal; Resume will not survive a restart", metadata: ["error": "\(error)"])
+            return
+        }
+        var journal = opened.0
+        for job in opened.interrupted {
+            var failure = Copa_Protocol_V1_Failure()
+            failure.jobID = job.id
+            failure.code = .cancelled
+            failure.message = "the job did not finish: the agent stopped while it ran, and has restarted since; submit it again"
+            journal.ended(job.id, client: job.client, frame: Envelope(.failure(failure)).frame())
+        }
+        self.journal = journal
+        let scratch = configuration.workdir + "/jobs"
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? []
+        for entry in leftovers { try? FileManager.default.removeItem(atPath: scratch + "/" + entry) }
+        if !opened.interrupted.isEmpty || !leftovers.isEmpty {
+            logger.warning("the previous run left jobs unfinished", metadata: [
+                "jobs": "\(opened.interrupted.map(\.id).joined(separator: ","))", "scratch_removed": "\(leftovers.count)"])
+        }
+    }
+
+    /// Answers a Resume: a job that ended gets its Result or Failure again; a
+    /// job this agent does not know, or that belongs to another client, gets
+    /// Failure(UNKNOWN_JOB). Without CURVE there are no client identities, and
+    /// the job id (a random UUID from `copa`) is what entitles the resume.
+    func resume(_ request: Copa_Protocol_V1_Resume, from inbound: AgentSocket.Inbound) {
+        let id = String(decoding: request.jobID.utf8.prefix(configuration.limits.maxJobIDBytes), as: UTF8.self)
+        let client = clientIdentity(inbound)
+        let mayResume = { (owner: String) in !owner.hasPrefix("key:") || owner == client }
+        if let ended = journal?.ended[id], mayResume(ended.client), case .success(let envelope) = Envelope.decode(frame: ended.frame) {
+            post(envelope, to: inbound.peer)
+            return
+        }
+        if jobClients.contains(where: { $0.key.id == id && mayResume($0.value) }) {
+            // Moving a running job to a new connection is not supported yet:
+            // its client's old connection still owns it.
+            var reject = Copa_Protocol_V1_Reject()
+            reject.code = .unknownJob
+            reject.message = "job \(id) is still running for another connection; resume it after it ends"
+            post(Envelope(.reject(reject)), to: inbound.peer)
+            return
+        }
+        var failure = Copa_Protocol_V1_Failure()
+        failure.jobID = id
+        failure.code = .unknownJob
+        failure.message = "this agent knows no job \(id) of this client (it keeps the last \(journal?.keep ?? 0) ended jobs)"
+        post(Envelope(.failure(failure)), to: inbound.peer)
+    }
+}

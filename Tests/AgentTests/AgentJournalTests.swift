@@ -1,0 +1,106 @@
+import Engine
+import Foundation
+import Protocol
+import Testing
+import TestSupport
+@testable import Agent
+@testable import Client
+
+/// `copa-agent serve` killed mid-job and started again on the same workdir:
+/// its journal says which jobs it was running, their scratch is removed, and
+/// a client's Resume gets each job's outcome.
+@Suite struct AgentJournalTests {
+    final class AgentProcess {
+        let process = Process()
+        let log: String
+
+        init(workdir: String, _ extra: [String]) throws {
+            log = try TestEnvironment.temporaryDirectory() + "/agent.log"
+            FileManager.default.createFile(atPath: log, contents: nil)
+            process.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
+            process.arguments = ["serve", "--listen", "tcp://127.0.0.1:0", "--workdir", workdir] + extra
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            try process.run()
+        }
+
+        var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+        func endpoint() throws -> String {
+            for _ in 0..<600 {
+                if let line = logText.split(separator: "\n").first(where: { $0.contains("agent listening") }),
+                   let field = line.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") }),
+                   let port = field.split(separator: ":").last {
+                    return "tcp://127.0.0.1:\(port)"
+                }
+                guard process.isRunning else { break }
+                usleep(50_000)
+            }
+            throw TestSetupError(message: "copa-agent did not start listening:\n\(logText)")
+        }
+    }
+
+    static func submit(_ id: String, image: String, target: String, manifest: Copa_Protocol_V1_UpdateManifest) -> Copa_Protocol_V1_Submit {
+        var submit = Copa_Protocol_V1_Submit()
+        submit.jobID = id
+        submit.image = image
+        submit.target = target
+        submit.manifest = manifest
+        return submit
+    }
+
+    @Test func aRestartedAgentCleansScratchAndAnswersResume() async throws {
+        let workdir = try TestEnvironment.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
+        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
+        let manifest = try ReportLoader.load(path: try TestEnvironment.fixtures + "/images/trivy-debian.json", scanner: nil).manifest.wire
+        // The agent's mirror never answers: the running job sits in I/O until the kill.
+        let silent = try SilentTCPPort()
+        defer { silent.close() }
+        let first = try AgentProcess(workdir: workdir, ["--apt-mirror", "http://127.0.0.1:\(silent.port)/debian"])
+        defer { if first.process.isRunning { first.process.terminate() } }
+        let session = try await AgentSession(endpoint: try first.endpoint())
+
+        // One job that ends at once, and one that is running when the agent dies.
+        _ = try await session.hello()
+        let quick = try await session.submit(Self.submit("ended", image: "oci:fixture:no-such-tag", target: "oci:fixture:x", manifest: manifest))
+        let ended = try await withDeadline(.seconds(60), "the quick job") { try await AgentSharingTests.collect(quick) }
+        let endedFailure = try #require(AgentSharingTests.finalFailure(ended))
+        let stuck = try await session.submit(Self.submit("stuck", image: "oci:fixture:debian", target: "oci:fixture:stuck", manifest: manifest))
+        _ = stuck
+        try await withDeadline(.seconds(60), "the stuck job to reach the mirror") {
+            while !silent.hasPendingConnection { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: workdir + "/jobs")).isEmpty)
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        await session.close()
+
+        let second = try AgentProcess(workdir: workdir, [])
+        defer { second.process.terminate(); second.process.waitUntilExit() }
+        let endpoint = try second.endpoint()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workdir + "/jobs").isEmpty, "scratch of the killed job is removed")
+
+        // A second agent on the same workdir refuses to start.
+        let rival = try AgentProcess(workdir: workdir, [])
+        rival.process.waitUntilExit()
+        #expect(rival.process.terminationStatus != 0)
+        #expect(rival.logText.contains("agent.lock"))
+
+        let again = try await AgentSession(endpoint: endpoint)
+        defer { Task { await again.close() } }
+        _ = try await again.hello()
+        func resumed(_ id: String) async throws -> Copa_Protocol_V1_Failure? {
+            let updates = try await again.resume(jobID: id)
+            return AgentSharingTests.finalFailure(try await withDeadline(.seconds(30), "resume \(id)") {
+                try await AgentSharingTests.collect(updates)
+            })
+        }
+        let stuckOutcome = try #require(try await resumed("stuck"))
+        #expect(stuckOutcome.code == .cancelled)
+        #expect(stuckOutcome.message.contains("agent stopped"))
+        let endedOutcome = try #require(try await resumed("ended"))
+        #expect(endedOutcome.code == endedFailure.code)
+        #expect(endedOutcome.message == endedFailure.message)
+        #expect(try await resumed("never-submitted")?.code == .unknownJob)
+    }
+}

@@ -17,6 +17,10 @@ extension Agent {
         } catch {
             return refuse(key, error)
         }
+        if draining {
+            return refuse(key, PolicyRefusal(rule: "agent.draining",
+                "this agent is shutting down and takes no new jobs; submit to another agent"))
+        }
         guard !submit.jobID.isEmpty else {
             return failUnregistered(key, .invalidInput, "a job needs a non-empty job_id")
         }

@@ -54,6 +54,8 @@ public actor Agent {
     /// Who each job that can still end belongs to, for the journal.
     var jobClients: [JobKey: String] = [:]
     var journal: JobJournal?
+    /// Set by `drain`: no new jobs.
+    var draining = false
 
     public init(configuration: AgentConfiguration, executors: [any PatchExecutor], logger: Logger) {
         self.configuration = configuration

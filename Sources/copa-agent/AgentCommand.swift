@@ -73,7 +73,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: debug, info, warning, error.")
     var logLevel = "info"
 
+    @Option(help: "Log format on stderr: text, or json (one object per line).")
+    var logFormat = "text"
+
+    @Option(help: "On SIGTERM: how long running jobs may go on (queued ones are cancelled, new ones refused) before they are cancelled, e.g. 90s, 5m.")
+    var shutdownGrace = "60s"
+
     func validate() throws {
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json") }
+        guard Self.seconds(shutdownGrace) != nil else { throw ValidationError("--shutdown-grace is a duration such as 90s, 5m or 1h") }
         if curveSecretKeyFile != nil, authorizedKeys == nil {
             throw ValidationError("--curve-secret-key-file needs --authorized-keys: the client keys this agent accepts (make them with `copa keygen --output NAME`)")
         }
@@ -89,9 +97,16 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "copa-agent")
@@ -150,8 +165,24 @@ struct Serve: AsyncParsableCommand {
         configuration.journal = true
         configuration.mirrorHosts = aptMirror.flatMap { URLComponents(string: $0)?.host }.map { [$0] } ?? []
         let agent = Agent(configuration: configuration, executors: executors, logger: logger)
+        let grace = Duration.seconds(Self.seconds(shutdownGrace) ?? 60)
+        let terminate = SignalHandler(SIGTERM) {
+            Task {
+                await agent.drain(grace: grace)
+                socket.close()
+            }
+        }
         await agent.serve(socket)
+        terminate.cancel()
         hangup?.cancel()
         close(lock)
+    }
+
+    /// `90s`, `5m`, `1h` or plain seconds.
+    static func seconds(_ text: String) -> Int64? {
+        if let plain = Int64(text), plain >= 0 { return plain }
+        guard let unit = text.last, let number = Int64(text.dropLast()), number >= 0,
+              let scale = ["s": 1, "m": 60, "h": 3600][String(unit)] else { return nil }
+        return number * Int64(scale)
     }
 }

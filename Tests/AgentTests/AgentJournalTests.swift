@@ -10,7 +10,8 @@ import TestSupport
 /// its journal says which jobs it was running, their scratch is removed, and
 /// a client's Resume gets each job's outcome.
 @Suite struct AgentJournalTests {
-    final class AgentProcess {
+    /// Its fields never change after init; Process may be asked from any thread.
+    final class AgentProcess: @unchecked Sendable {
         let process = Process()
         let log: String
 
@@ -102,5 +103,60 @@ import TestSupport
         #expect(endedOutcome.code == endedFailure.code)
         #expect(endedOutcome.message == endedFailure.message)
         #expect(try await resumed("never-submitted")?.code == .unknownJob)
+    }
+
+    /// SIGTERM: new jobs are refused at once, the running one is given the
+    /// shutdown grace and then cancelled with a Failure, and the agent exits 0.
+    @Test func sigtermRefusesNewJobsAndEndsRunningOnesBeforeExiting() async throws {
+        let workdir = try TestEnvironment.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
+        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
+        let manifest = try ReportLoader.load(path: try TestEnvironment.fixtures + "/images/trivy-debian.json", scanner: nil).manifest.wire
+        let silent = try SilentTCPPort()
+        defer { silent.close() }
+        let agent = try AgentProcess(workdir: workdir, ["--apt-mirror", "http://127.0.0.1:\(silent.port)/debian", "--shutdown-grace", "2s"])
+        defer { if agent.process.isRunning { agent.process.terminate() } }
+        let session = try await AgentSession(endpoint: try agent.endpoint())
+        defer { Task { await session.close() } }
+        _ = try await session.hello()
+        let stuck = try await session.submit(Self.submit("running", image: "oci:fixture:debian", target: "oci:fixture:t", manifest: manifest))
+        try await withDeadline(.seconds(60), "the job to reach the mirror") {
+            while !silent.hasPendingConnection { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        kill(agent.process.processIdentifier, SIGTERM)
+        try await withDeadline(.seconds(30), "the agent to say it is shutting down") {
+            while !agent.logText.contains("shutting down") { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let late = try await session.submit(Self.submit("late", image: "oci:fixture:debian", target: "oci:fixture:l", manifest: manifest))
+        let refused = AgentSharingTests.finalFailure(try await withDeadline(.seconds(30), "the late job") {
+            try await AgentSharingTests.collect(late)
+        })
+        #expect(refused?.rule == "agent.draining")
+        let ended = AgentSharingTests.finalFailure(try await withDeadline(.seconds(60), "the running job") {
+            try await AgentSharingTests.collect(stuck)
+        })
+        #expect(ended?.code == .cancelled)
+        #expect(ended?.message.contains("shutting down") == true, "\(ended?.message ?? "")")
+        try await withDeadline(.seconds(30), "the agent to exit") {
+            while agent.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(agent.process.terminationStatus == 0)
+    }
+
+    @Test func jsonLogsAreOneObjectPerLine() throws {
+        let agent = try AgentProcess(workdir: try TestEnvironment.temporaryDirectory(), ["--log-format", "json"])
+        defer { agent.process.terminate(); agent.process.waitUntilExit() }
+        var lines: [[String: String]] = []
+        for _ in 0..<200 where !lines.contains(where: { $0["message"] == "agent listening" }) {
+            usleep(50_000)
+            lines = agent.logText.split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: String]
+            }
+        }
+        let listening = try #require(lines.first { $0["message"] == "agent listening" })
+        #expect(listening["level"] == "info")
+        #expect(listening["endpoint"]?.hasPrefix("tcp://127.0.0.1:") == true)
+        #expect(listening["time"]?.hasSuffix("Z") == true)
+        #expect(agent.logText.split(separator: "\n").count == lines.count, "every line is a JSON object")
     }
 }

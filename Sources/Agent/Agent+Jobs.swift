@@ -39,6 +39,7 @@ extension Agent {
         sequences[key] = 0
         socket?.watch(key.peer)
         jobClients[key] = client
+        acceptedAt[key] = .now
         journal?.accepted(key.id, client: client)
         var request: PatchRequest
         let executor: any PatchExecutor
@@ -48,6 +49,7 @@ extension Agent {
                 .authorize(request, agentMirrors: configuration.mirrorHosts)
             executor = try chooseExecutor(submit.options.executor, for: request)
         } catch let refusal as PolicyRefusal {
+            configuration.metrics?.refused(rule: refusal.rule)
             logger.warning("job refused", metadata: ["job": "\(key.id)", "client": "\(client)", "rule": "\(refusal.rule)", "reason": "\(refusal.message)"])
             return conclude(key, failure(key, .forbidden, refusal.description, rule: refusal.rule))
         } catch let error as EngineError {
@@ -60,6 +62,7 @@ extension Agent {
         let timeout = submit.options.timeoutSeconds > 0
             ? Duration.seconds(Int64(submit.options.timeoutSeconds)) : min(configuration.defaultTimeout, limits.maxJobTimeout)
         let job = Job(key: key, client: client, request: request, executor: executor, timeout: timeout)
+        configuration.metrics?.jobAccepted()
         let ahead = queue.append(job, client: client)
         var accepted = Copa_Protocol_V1_Accepted()
         accepted.jobID = key.id
@@ -108,7 +111,9 @@ extension Agent {
                 await self.timedOut(job.key, token: token, after: timeout)
             }
             slots[job.key] = Slot(token: token, task: task, timer: timer)
+            startedAt[job.key] = Date()
         }
+        updateLoad()
     }
 
     private func execute(_ job: Job, token: UInt64) async {
@@ -179,7 +184,9 @@ extension Agent {
         guard let slot = slots[key], slot.token == token else { return }
         slot.timer.cancel()
         slots[key] = nil
+        startedAt[key] = nil
         startQueuedJobs()
+        pruneCache()
     }
 
     /// Posts one message of a job with the job's next sequence number.
@@ -201,7 +208,13 @@ extension Agent {
         // Recorded even when the client is gone: it may come back with Resume.
         if let client = jobClients.removeValue(forKey: key) {
             journal?.ended(key.id, client: client, frame: envelope.frame())
+            let outcome = switch envelope.body {
+            case .failure(let failure): "\(failure.code)"
+            default: "succeeded"
+            }
+            configuration.metrics?.jobEnded(outcome: outcome, after: acceptedAt.removeValue(forKey: key).map { .now - $0 })
         }
+        updateLoad()
         if !sequences.keys.contains(where: { $0.peer == key.peer }) { socket?.unwatch(key.peer) }
     }
 
@@ -223,7 +236,34 @@ extension Agent {
         post(Envelope(failure(key, code, message, rule: rule)(0)), to: key.peer)
     }
 
+    /// Keeps the blob cache under `cacheMaxBytes`, off the actor, one pass
+    /// at a time; blobs used since the oldest running job started stay.
+    func pruneCache() {
+        guard let maxBytes = configuration.cacheMaxBytes, !pruning,
+              let cache = try? OCILayout.open(at: configuration.workdir + "/cache") else { return }
+        pruning = true
+        let since = startedAt.values.min() ?? Date()
+        let logger = logger
+        Task.detached {
+            let result = cache.pruneBlobs(maxBytes: maxBytes, keepingSince: since)
+            if result.removed > 0 {
+                logger.info("cache pruned", metadata: ["removed": "\(result.removed)", "freed_bytes": "\(result.freedBytes)",
+                                                       "kept_bytes": "\(result.keptBytes)", "max_bytes": "\(maxBytes)"])
+            }
+            await self.pruned()
+        }
+    }
+
+    private func pruned() { pruning = false }
+
+    /// Sets the load gauges.
+    func updateLoad() {
+        configuration.metrics?.load(running: slots.count, queued: queue.count,
+                                    clients: Set(sequences.keys.map(\.peer)).count)
+    }
+
     private func refuse(_ key: JobKey, _ refusal: PolicyRefusal) {
+        configuration.metrics?.refused(rule: refusal.rule)
         logger.warning("job refused", metadata: ["job": "\(key.id)", "rule": "\(refusal.rule)", "reason": "\(refusal.message)"])
         failUnregistered(key, .forbidden, refusal.description, rule: refusal.rule)
     }

@@ -53,7 +53,12 @@ public actor Agent {
     var nextToken: UInt64 = 0
     /// Who each job that can still end belongs to, for the journal.
     var jobClients: [JobKey: String] = [:]
+    /// When each job that can still end was accepted, for its duration.
+    var acceptedAt: [JobKey: ContinuousClock.Instant] = [:]
     var journal: JobJournal?
+    /// When each running job took its slot (for cache pruning).
+    var startedAt: [JobKey: Date] = [:]
+    var pruning = false
     /// Set by `drain`: no new jobs.
     var draining = false
 

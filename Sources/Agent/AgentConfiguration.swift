@@ -21,6 +21,12 @@ public struct AgentConfiguration: Sendable {
     /// start. For `copa-agent serve`, which owns its workdir; not for the
     /// embedded agent, whose cache several `copa` processes may share.
     public var journal = false
+    /// Bound on the blob cache in `workdir/cache`: after each job the least
+    /// recently used blobs are removed down to it (never one a running job
+    /// used). Nil = unbounded.
+    public var cacheMaxBytes: Int64?
+    /// Where job counts, durations and refusals are recorded, if anywhere.
+    public var metrics: AgentMetrics?
     /// Hosts of the agent's own `--apt-mirror`: jobs may always name them.
     public var mirrorHosts: [String] = []
     /// How long a stopped job's executor may take to return before its slot

@@ -73,6 +73,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: debug, info, warning, error.")
     var logLevel = "info"
 
+    @Option(help: "Bound on the blob cache in WORKDIR/cache (e.g. 20G, 500M): least recently used blobs are removed after each job, never one a running job uses. Default: unbounded.")
+    var cacheMaxSize: String?
+
+    @Option(help: "Serve Prometheus metrics on HOST:PORT (GET /metrics), e.g. 127.0.0.1:9464.")
+    var metricsListen: String?
+
     @Option(help: "Log format on stderr: text, or json (one object per line).")
     var logFormat = "text"
 
@@ -81,6 +87,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json") }
+        if let cacheMaxSize, Self.bytes(cacheMaxSize) == nil { throw ValidationError("--cache-max-size is a size such as 20G, 500M or a byte count") }
         guard Self.seconds(shutdownGrace) != nil else { throw ValidationError("--shutdown-grace is a duration such as 90s, 5m or 1h") }
         if curveSecretKeyFile != nil, authorizedKeys == nil {
             throw ValidationError("--curve-secret-key-file needs --authorized-keys: the client keys this agent accepts (make them with `copa keygen --output NAME`)")
@@ -163,6 +170,14 @@ struct Serve: AsyncParsableCommand {
         var configuration = AgentConfiguration(name: name, maxJobs: maxJobs, workdir: workdir, limits: agentPolicy.limits)
         configuration.policy = agentPolicy
         configuration.journal = true
+        configuration.cacheMaxBytes = cacheMaxSize.flatMap(Self.bytes)
+        var metricsServer: MetricsServer?
+        if let metricsListen {
+            let metrics = AgentMetrics()
+            metricsServer = try MetricsServer(listen: metricsListen, metrics: metrics)
+            configuration.metrics = metrics
+            logger.info("metrics", metadata: ["listen": "\(metricsListen)", "port": "\(metricsServer?.port ?? 0)"])
+        }
         configuration.mirrorHosts = aptMirror.flatMap { URLComponents(string: $0)?.host }.map { [$0] } ?? []
         let agent = Agent(configuration: configuration, executors: executors, logger: logger)
         let grace = Duration.seconds(Self.seconds(shutdownGrace) ?? 60)
@@ -174,6 +189,7 @@ struct Serve: AsyncParsableCommand {
         }
         await agent.serve(socket)
         terminate.cancel()
+        _ = metricsServer
         hangup?.cancel()
         close(lock)
     }
@@ -184,5 +200,13 @@ struct Serve: AsyncParsableCommand {
         guard let unit = text.last, let number = Int64(text.dropLast()), number >= 0,
               let scale = ["s": 1, "m": 60, "h": 3600][String(unit)] else { return nil }
         return number * Int64(scale)
+    }
+
+    /// `20G`, `500M`, `64K` (powers of 1024) or plain bytes.
+    static func bytes(_ text: String) -> Int64? {
+        if let plain = Int64(text), plain >= 0 { return plain }
+        guard let unit = text.uppercased().last, let number = Int64(text.dropLast()), number >= 0,
+              let shift = ["K": 10, "M": 20, "G": 30, "T": 40][String(unit)] else { return nil }
+        return number << Int64(shift)
     }
 }

@@ -25,7 +25,7 @@ import Testing
         var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
         /// The endpoint to connect to, once the agent says it listens.
-        func endpoint() throws -> String {
+        func endpoint() async throws -> String {
             for _ in 0..<600 {
                 if let line = logText.split(separator: "\n").first(where: { $0.contains("agent listening") }),
                    let field = line.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") }),
@@ -33,7 +33,7 @@ import Testing
                     return "tcp://127.0.0.1:\(port)"
                 }
                 guard process.isRunning else { break }
-                usleep(50_000)
+                try await Task.sleep(for: .milliseconds(50))
             }
             throw TestSetupError(message: "copa-agent did not start listening:\n\(logText)")
         }
@@ -68,22 +68,22 @@ import Testing
         return (keys, authorizedDirectory)
     }
 
-    static func agentInfo(_ agent: AgentProcess, _ keys: Keys, client: String) throws -> CommandResult {
+    static func agentInfo(_ agent: AgentProcess, _ keys: Keys, client: String) async throws -> CommandResult {
         try run(TestEnvironment.binary("copa"), [
-            "agent-info", "--agent", try agent.endpoint(), "--agent-key", keys.agentPublic, "--client-key-file", keys.client(client)])
+            "agent-info", "--agent", try await agent.endpoint(), "--agent-key", keys.agentPublic, "--client-key-file", keys.client(client)])
     }
 
-    @Test func onlyAuthorizedKeysGetInAndARefusedKeyIsLogged() throws {
+    @Test func onlyAuthorizedKeysGetInAndARefusedKeyIsLogged() async throws {
         let (keys, authorized) = try Self.keys(authorized: ["alice"], unauthorized: ["mallory"])
         let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:0", "--curve-secret-key-file", keys.agentKey,
                                       "--authorized-keys", authorized])
         defer { agent.stop() }
 
-        let alice = try Self.agentInfo(agent, keys, client: "alice")
+        let alice = try await Self.agentInfo(agent, keys, client: "alice")
         try alice.check()
         #expect(alice.stdout.contains("client: alice"))
 
-        let mallory = try Self.agentInfo(agent, keys, client: "mallory")
+        let mallory = try await Self.agentInfo(agent, keys, client: "mallory")
         #expect(mallory.status == 4)
         #expect(mallory.stderr.contains("refused this client's key"))
         let malloryKey = try String(contentsOfFile: keys.clientPublic("mallory"), encoding: .utf8).split(separator: " ")[0]
@@ -91,18 +91,18 @@ import Testing
 
         // A key made up for the run (no --client-key-file) is refused as well.
         let anonymous = try run(TestEnvironment.binary("copa"), [
-            "agent-info", "--agent", try agent.endpoint(), "--agent-key", keys.agentPublic],
+            "agent-info", "--agent", try await agent.endpoint(), "--agent-key", keys.agentPublic],
             environment: ["XDG_CONFIG_HOME": keys.directory + "/none"])
         #expect(anonymous.status == 4)
     }
 
-    @Test func sighupReloadsTheAuthorizedKeys() throws {
+    @Test func sighupReloadsTheAuthorizedKeys() async throws {
         let (keys, authorized) = try Self.keys(authorized: ["alice"], unauthorized: ["bob"])
         let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:0", "--curve-secret-key-file", keys.agentKey,
                                       "--authorized-keys", authorized])
         defer { agent.stop() }
-        try Self.agentInfo(agent, keys, client: "alice").check()
-        #expect(try Self.agentInfo(agent, keys, client: "bob").status == 4)
+        try await Self.agentInfo(agent, keys, client: "alice").check()
+        #expect(try await Self.agentInfo(agent, keys, client: "bob").status == 4)
 
         try FileManager.default.copyItem(atPath: keys.clientPublic("bob"), toPath: authorized + "/bob.pub")
         try FileManager.default.removeItem(atPath: authorized + "/alice.pub")
@@ -110,17 +110,17 @@ import Testing
         var reloaded = false
         for _ in 0..<100 where !reloaded {
             reloaded = agent.logText.contains("authorized keys reloaded")
-            if !reloaded { usleep(50_000) }
+            if !reloaded { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(reloaded)
-        let bob = try Self.agentInfo(agent, keys, client: "bob")
+        let bob = try await Self.agentInfo(agent, keys, client: "bob")
         try bob.check()
         #expect(bob.stdout.contains("client: bob"))
-        #expect(try Self.agentInfo(agent, keys, client: "alice").status == 4)
+        #expect(try await Self.agentInfo(agent, keys, client: "alice").status == 4)
         #expect(agent.process.isRunning)
     }
 
-    @Test func plainTCPBeyondLoopbackNeedsAnExplicitFlag() throws {
+    @Test func plainTCPBeyondLoopbackNeedsAnExplicitFlag() async throws {
         let refused = try AgentProcess(["--listen", "tcp://0.0.0.0:0"])
         refused.process.waitUntilExit()
         #expect(refused.process.terminationStatus != 0)
@@ -128,7 +128,7 @@ import Testing
 
         let allowed = try AgentProcess(["--listen", "tcp://0.0.0.0:0", "--insecure-allow-plaintext"])
         defer { allowed.stop() }
-        let info = try run(TestEnvironment.binary("copa"), ["agent-info", "--agent", try allowed.endpoint()])
+        let info = try run(TestEnvironment.binary("copa"), ["agent-info", "--agent", try await allowed.endpoint()])
         try info.check()
         #expect(info.stdout.contains("client: unauthenticated"))
     }

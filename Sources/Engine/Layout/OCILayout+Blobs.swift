@@ -11,14 +11,17 @@ extension OCILayout {
     /// read whole layers.)
     public func hasBlob(_ descriptor: Descriptor) -> Bool {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: blobPath(descriptor.digest)),
-              let size = attributes[.size] as? NSNumber else { return false }
-        return size.int64Value == descriptor.size
+              let size = attributes[.size] as? NSNumber, size.int64Value == descriptor.size else { return false }
+        touch(descriptor.digest)
+        return true
     }
 
     /// Opens a blob for streaming.
     public func openBlob(_ digest: Digest) throws -> any ByteSource {
         do {
-            return try FileSource(path: blobPath(digest))
+            let source = try FileSource(path: blobPath(digest))
+            touch(digest)
+            return source
         } catch {
             throw EngineError(.imageNotFound, "the OCI image layout '\(path)' has no blob \(digest)",
                               underlying: error)

@@ -14,6 +14,9 @@ import Foundation
 /// processes) each add their tag and none is lost.
 public struct OCILayout: Sendable, Hashable {
     public let path: String
+    /// Set for the agent's blob cache: checking for or opening a blob marks
+    /// it used (its mtime), for least-recently-used pruning.
+    var touchesBlobs = false
 
     /// image-layout.md "oci-layout file": the version this engine writes and reads.
     public static let layoutVersion = "1.0.0"

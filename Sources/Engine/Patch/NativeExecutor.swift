@@ -70,7 +70,7 @@ public struct NativeExecutor: PatchExecutor {
             request: request, reporter: reporter, defaults: defaults,
             registry: RegistryClient(configuration: registryConfiguration, httpClient: http),
             fetcher: HTTPFetcher(client: HTTPFetcher.sourcesClient, allowPrivateAddresses: request.options.allowPrivateAddresses),
-            cache: try OCILayout.create(at: workdir + "/cache"),
+            cache: try OCILayout.create(at: workdir + "/cache").touchingBlobs(),
             scratch: scratch, indexCache: indexCache)
     }
 

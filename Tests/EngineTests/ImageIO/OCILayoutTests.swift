@@ -54,6 +54,37 @@ import Testing
         #expect(expected.subtracting(tags).isEmpty, "missing tags: \(expected.subtracting(tags).sorted())")
     }
 
+    /// The blob cache's pruning: oldest-used first, down to the bound, and
+    /// never a blob used since `keepingSince`; touching on use moves a blob
+    /// to the back of the line.
+    @Test func pruningRemovesLeastRecentlyUsedBlobsDownToTheBound() throws {
+        let root = try Support.temporaryDirectory("layout-prune")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let cache = try OCILayout.create(at: root + "/cache").touchingBlobs()
+        var blobs: [Descriptor] = []
+        for index in 0..<4 {
+            blobs.append(try cache.writeBlob([UInt8](repeating: UInt8(index), count: 1000), mediaType: "application/octet-stream"))
+        }
+        // Ages: blob 0 oldest ... blob 3 newest; then blob 0 is used again.
+        for (index, blob) in blobs.enumerated() {
+            let age = TimeInterval(4000 - index * 1000)
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-age)], ofItemAtPath: cache.blobPath(blob.digest))
+        }
+        #expect(cache.hasBlob(blobs[0]))
+        let since = Date().addingTimeInterval(-1500)
+        let result = cache.pruneBlobs(maxBytes: 1500, keepingSince: since)
+        // Blobs 1 and 2 are the least recently used; 3 (used 1000 s ago) is
+        // older than `since`... no: 3 was used after `since`, and 0 just now.
+        #expect(result.removed == 2)
+        #expect(result.freedBytes == 2000)
+        #expect(cache.hasBlob(blobs[0]) && cache.hasBlob(blobs[3]))
+        #expect(!FileManager.default.fileExists(atPath: cache.blobPath(blobs[1].digest)))
+        #expect(!FileManager.default.fileExists(atPath: cache.blobPath(blobs[2].digest)))
+        #expect(result.keptBytes == 2000, "over the bound, but both kept blobs were used by running jobs")
+        let du = String(decoding: try Support.run("/usr/bin/du", ["-sb", root + "/cache/blobs"]), as: UTF8.self)
+        #expect((Int(du.split(separator: "\t")[0]) ?? .max) < 2000 + 3 * 4096)
+    }
+
     @Test func writtenLayoutIsReadBySkopeoAndUmoci() async throws {
         let root = try Support.temporaryDirectory("layout-write")
         defer { try? FileManager.default.removeItem(atPath: root) }

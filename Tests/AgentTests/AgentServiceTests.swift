@@ -6,10 +6,9 @@ import TestSupport
 @testable import Agent
 @testable import Client
 
-/// `copa-agent serve` killed mid-job and started again on the same workdir:
-/// its journal says which jobs it was running, their scratch is removed, and
-/// a client's Resume gets each job's outcome.
-@Suite struct AgentJournalTests {
+/// `copa-agent serve` as a service: killed mid-job and started again (its
+/// journal, scratch and Resume), stopped with SIGTERM, its logs and metrics.
+@Suite struct AgentServiceTests {
     /// Its fields never change after init; Process may be asked from any thread.
     final class AgentProcess: @unchecked Sendable {
         let process = Process()
@@ -26,7 +25,7 @@ import TestSupport
 
         var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
-        func endpoint() throws -> String {
+        func endpoint() async throws -> String {
             for _ in 0..<600 {
                 if let line = logText.split(separator: "\n").first(where: { $0.contains("agent listening") }),
                    let field = line.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") }),
@@ -34,7 +33,7 @@ import TestSupport
                     return "tcp://127.0.0.1:\(port)"
                 }
                 guard process.isRunning else { break }
-                usleep(50_000)
+                try await Task.sleep(for: .milliseconds(50))
             }
             throw TestSetupError(message: "copa-agent did not start listening:\n\(logText)")
         }
@@ -59,7 +58,7 @@ import TestSupport
         defer { silent.close() }
         let first = try AgentProcess(workdir: workdir, ["--apt-mirror", "http://127.0.0.1:\(silent.port)/debian"])
         defer { if first.process.isRunning { first.process.terminate() } }
-        let session = try await AgentSession(endpoint: try first.endpoint())
+        let session = try await AgentSession(endpoint: try await first.endpoint())
 
         // One job that ends at once, and one that is running when the agent dies.
         _ = try await session.hello()
@@ -78,7 +77,7 @@ import TestSupport
 
         let second = try AgentProcess(workdir: workdir, [])
         defer { second.process.terminate(); second.process.waitUntilExit() }
-        let endpoint = try second.endpoint()
+        let endpoint = try await second.endpoint()
         #expect(try FileManager.default.contentsOfDirectory(atPath: workdir + "/jobs").isEmpty, "scratch of the killed job is removed")
 
         // A second agent on the same workdir refuses to start.
@@ -116,7 +115,7 @@ import TestSupport
         defer { silent.close() }
         let agent = try AgentProcess(workdir: workdir, ["--apt-mirror", "http://127.0.0.1:\(silent.port)/debian", "--shutdown-grace", "2s"])
         defer { if agent.process.isRunning { agent.process.terminate() } }
-        let session = try await AgentSession(endpoint: try agent.endpoint())
+        let session = try await AgentSession(endpoint: try await agent.endpoint())
         defer { Task { await session.close() } }
         _ = try await session.hello()
         let stuck = try await session.submit(Self.submit("running", image: "oci:fixture:debian", target: "oci:fixture:t", manifest: manifest))
@@ -143,12 +142,12 @@ import TestSupport
         #expect(agent.process.terminationStatus == 0)
     }
 
-    @Test func jsonLogsAreOneObjectPerLine() throws {
+    @Test func jsonLogsAreOneObjectPerLine() async throws {
         let agent = try AgentProcess(workdir: try TestEnvironment.temporaryDirectory(), ["--log-format", "json"])
         defer { agent.process.terminate(); agent.process.waitUntilExit() }
         var lines: [[String: String]] = []
         for _ in 0..<200 where !lines.contains(where: { $0["message"] == "agent listening" }) {
-            usleep(50_000)
+            try await Task.sleep(for: .milliseconds(50))
             lines = agent.logText.split(separator: "\n").compactMap {
                 (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: String]
             }
@@ -158,5 +157,46 @@ import TestSupport
         #expect(listening["endpoint"]?.hasPrefix("tcp://127.0.0.1:") == true)
         #expect(listening["time"]?.hasSuffix("Z") == true)
         #expect(agent.logText.split(separator: "\n").count == lines.count, "every line is a JSON object")
+    }
+
+    @Test func metricsCountJobsByOutcomeAndRefusalsByRule() async throws {
+        let workdir = try TestEnvironment.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
+        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
+        let agent = try AgentProcess(workdir: workdir, ["--metrics-listen", "127.0.0.1:0"])
+        defer { agent.process.terminate(); agent.process.waitUntilExit() }
+        let endpoint = try await agent.endpoint()
+        let metricsPort = try #require(agent.logText.split(separator: " ").first { $0.hasPrefix("port=") }?.dropFirst(5))
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        let refused = try run(TestEnvironment.binary("copa"), ["patch", "--agent", endpoint, "-i", "registry.example/team/app:1",
+                                                               "-r", report, "-t", "registry.example/other/app:1"])
+        #expect(refused.status == 3)
+        let missing = try run(TestEnvironment.binary("copa"), ["patch", "--agent", endpoint, "-i", "oci:fixture:no-such-tag", "-r", report])
+        #expect(missing.status == 1)
+        let scrape = try run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(metricsPort)/metrics"]).check().stdout
+        #expect(scrape.contains("copa_agent_refusals_total{rule=\"registries.push\"} 1"), "\(scrape)")
+        #expect(scrape.contains("copa_agent_jobs_total{outcome=\"imageNotFound\"} 1"))
+        #expect(scrape.contains("copa_agent_jobs_accepted_total 1"))
+        #expect(scrape.contains("copa_agent_job_duration_seconds_count 2"))
+        #expect(scrape.contains("copa_agent_jobs_running 0.0"))
+    }
+
+    /// `--cache-max-size`: after a job the cache is pruned to the bound (here
+    /// nearly nothing), and the next job fetches what it needs again.
+    @Test func theBlobCacheIsPrunedToItsBound() async throws {
+        let workdir = try TestEnvironment.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
+        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
+        let agent = try AgentProcess(workdir: workdir, ["--cache-max-size", "1"])
+        defer { agent.process.terminate(); agent.process.waitUntilExit() }
+        let endpoint = try await agent.endpoint()
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        try run(TestEnvironment.binary("copa"), ["patch", "--agent", endpoint, "-i", "oci:fixture:debian", "-r", report, "-t", "one"]).check()
+        for _ in 0..<200 where !agent.logText.contains("cache pruned") { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(agent.logText.contains("cache pruned"))
+        let left = try FileManager.default.contentsOfDirectory(atPath: workdir + "/cache/blobs/sha256")
+        #expect(left.isEmpty, "\(left.count) blobs left")
+        try run(TestEnvironment.binary("copa"), ["patch", "--agent", endpoint, "-i", "oci:fixture:debian", "-r", report, "-t", "two"]).check()
+        #expect(try skopeoDigest("oci:\(workdir)/layouts/fixture:two") == skopeoDigest("oci:\(workdir)/layouts/fixture:one"))
     }
 }

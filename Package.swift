@@ -9,6 +9,9 @@ let package = Package(
         .executable(name: "copa-agent", targets: ["copa-agent"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Protocol", targets: ["Protocol"]),
+        // For the fuzz targets in Fuzz/, which build apart with -sanitize=fuzzer.
+        .library(name: "Agent", targets: ["Agent"]),
+        .library(name: "Client", targets: ["Client"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),

@@ -169,7 +169,9 @@ import TestSupport
         #expect(throws: Never.self) { try alice.authorize(request, agentMirrors: []) }
         #expect(throws: PolicyRefusal.self) { try policy.rules(for: "bob").authorize(request, agentMirrors: []) }
 
-        for typo in ["registries:\n  pussh: ['*']\n", "layout:\n  read: [/]\n", "limits:\n  max_job_timeout: forever\n",
+        // The first: a mapping key that is a sequence, which trapped in Yams'
+        // untyped loader (found by fuzz-policy; kept in Fuzz/corpus too).
+        for typo in ["? [a, b]\n: 1\n", "layouts:\n  ? {read: x}\n  : [/]\n", "registries:\n  pussh: ['*']\n", "layout:\n  read: [/]\n", "limits:\n  max_job_timeout: forever\n",
                      "registries:\n  push: '*'\n"] {
             #expect(throws: PolicyFileError.self, "\(typo)") { try AgentPolicy.parse(typo, workdir: "/w") }
         }

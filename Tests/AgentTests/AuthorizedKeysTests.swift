@@ -13,6 +13,7 @@ import Testing
             \(alice.publicKey) alice laptop of alice
 
             \(bob.publicKey)
+            \u{0B}
             """
         let entries = try AuthorizedKeys.parse(text, source: "keys", fileName: nil)
         #expect(entries.map(\.publicKey) == [alice.publicKey, bob.publicKey])

@@ -95,18 +95,21 @@ public struct AgentPolicy: Sendable {
     }
 
     public static func parse(_ text: String, workdir: String) throws -> AgentPolicy {
-        let document: Any?
+        // Composed into nodes and read here, not loaded into Swift values:
+        // Yams' untyped loader traps on a mapping key that is not a string
+        // (found by fuzz-policy), and an owner's typo must be an error.
+        let document: Yams.Node?
         do {
-            document = try Yams.load(yaml: text)
+            document = try Yams.compose(yaml: text)
         } catch {
             throw PolicyFileError("not YAML: \(error)")
         }
-        let top = try Node(document ?? [String: Any](), at: "")
+        let top = try Node(document ?? .mapping(.init([])), at: "")
         try top.only(["layouts", "registries", "sources", "limits", "clients"])
         let defaults = try remoteDefault(workdir: workdir).rules.merging(top, workdir: workdir)
         var clients: [String: Rules] = [:]
         if let entries = try top.map("clients") {
-            for (name, value) in entries.mapping {
+            for (name, value) in entries.entries {
                 let node = try Node(value, at: "clients.\(name)")
                 try node.only(["layouts", "registries", "sources"])
                 clients[name] = try defaults.merging(node, workdir: workdir)
@@ -160,12 +163,19 @@ extension AgentPolicy.Rules {
 
 /// A YAML mapping with its place in the file, for errors that say where.
 private struct Node {
-    let mapping: [String: Any]
+    let mapping: [String: Yams.Node]
     let at: String
 
-    init(_ value: Any, at: String) throws {
-        guard let mapping = value as? [String: Any] else {
+    init(_ node: Yams.Node, at: String) throws {
+        guard let pairs = node.mapping else {
             throw PolicyFileError("\(at.isEmpty ? "the file" : at) must be a mapping")
+        }
+        var mapping: [String: Yams.Node] = [:]
+        for (key, value) in pairs {
+            guard let name = key.scalar?.string else {
+                throw PolicyFileError("\(at.isEmpty ? "the file" : at) has a key that is not a plain string")
+            }
+            mapping[name] = value
         }
         self.mapping = mapping
         self.at = at
@@ -176,41 +186,55 @@ private struct Node {
     /// Refuses unknown keys: a misspelt rule must not silently allow more.
     func only(_ known: Set<String>) throws {
         if let unknown = mapping.keys.sorted().first(where: { !known.contains($0) }) {
-            throw PolicyFileError("unknown key \(key(unknown)) (known here: \(known.sorted().joined(separator: ", ")))")
+            throw PolicyFileError("unknown key \(key(String(unknown.prefix(80)))) (known here: \(known.sorted().joined(separator: ", ")))")
         }
     }
+
+    /// The names of a mapping's entries (`clients:`), with their nodes.
+    var entries: [(String, Yams.Node)] { mapping.sorted { $0.key < $1.key } }
 
     func map(_ name: String) throws -> Node? {
         guard let value = mapping[name] else { return nil }
         return try Node(value, at: key(name))
     }
 
+    private func scalar(_ name: String) -> String? {
+        mapping[name]?.scalar?.string
+    }
+
     func strings(_ name: String) throws -> [String]? {
         guard let value = mapping[name] else { return nil }
-        if value is NSNull { return [] }
-        guard let list = value as? [Any], let strings = list as? [String] else {
-            throw PolicyFileError("\(key(name)) must be a list of strings")
+        if let scalar = value.scalar, ["", "~", "null"].contains(scalar.string) { return [] }
+        guard let sequence = value.sequence else { throw PolicyFileError("\(key(name)) must be a list of strings") }
+        return try sequence.map { item in
+            guard let string = item.scalar?.string else { throw PolicyFileError("\(key(name)) must be a list of strings") }
+            return string
         }
-        return strings
     }
 
     func int(_ name: String) throws -> Int? {
-        guard let value = mapping[name] else { return nil }
-        guard let number = value as? Int, number > 0 else { throw PolicyFileError("\(key(name)) must be a positive integer") }
+        guard mapping[name] != nil else { return nil }
+        guard let text = scalar(name), let number = Int(text), number > 0 else {
+            throw PolicyFileError("\(key(name)) must be a positive integer")
+        }
         return number
     }
 
     func bool(_ name: String) throws -> Bool? {
-        guard let value = mapping[name] else { return nil }
-        guard let flag = value as? Bool else { throw PolicyFileError("\(key(name)) must be true or false") }
-        return flag
+        guard mapping[name] != nil else { return nil }
+        switch scalar(name) {
+        case "true": return true
+        case "false": return false
+        default: throw PolicyFileError("\(key(name)) must be true or false")
+        }
     }
 
     /// `90s`, `30m`, `2h`, or a number of seconds.
     func duration(_ name: String) throws -> Duration? {
-        guard let value = mapping[name] else { return nil }
-        if let seconds = value as? Int, seconds > 0 { return .seconds(seconds) }
-        guard let text = value as? String, let unit = text.last, let number = Int(text.dropLast()), number > 0,
+        guard mapping[name] != nil else { return nil }
+        guard let text = scalar(name) else { throw PolicyFileError("\(key(name)) must be a duration such as 90s, 30m or 2h") }
+        if let seconds = Int(text), seconds > 0 { return .seconds(seconds) }
+        guard let unit = text.last, let number = Int(text.dropLast()), number > 0, number < 1 << 40,
               let scale = ["s": 1, "m": 60, "h": 3600][String(unit)] else {
             throw PolicyFileError("\(key(name)) must be a duration such as 90s, 30m or 2h")
         }

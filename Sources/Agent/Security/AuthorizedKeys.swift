@@ -42,13 +42,16 @@ public struct AuthorizedKeys: Sendable, Equatable {
         return try AuthorizedKeys(entries: entries).checked()
     }
 
-    static func parse(_ text: String, source: String, fileName: String?) throws -> [Entry] {
+    public static func parse(_ text: String, source: String, fileName: String?) throws -> [Entry] {
         var entries: [Entry] = []
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
+            // Split on any Unicode whitespace; a line of only such characters
+            // (a vertical tab, say) has no words at all (found by fuzz-policy).
             let words = line.split(whereSeparator: \.isWhitespace)
-            let key = String(words[0])
+            guard let first = words.first else { continue }
+            let key = String(first)
             guard CurveKey.isValid(key) else {
                 throw AuthorizedKeysError("\(source):\(number + 1): not a CURVE public key (40 Z85 characters, as `copa keygen` prints)")
             }

@@ -8,12 +8,12 @@ import PackageDescription
 /// compiler-rt's libFuzzer without its main; scripts/fuzz finds it in the toolchain.
 let fuzzerLibrary = ProcessInfo.processInfo.environment["COPA_FUZZER_LIB"] ?? "libclang_rt.fuzzer_no_main-x86_64.a"
 
-/// Each harness's main hands its target to libFuzzer's driver; the
+/// Each harness's main hands its target to libFuzzer's driver (FuzzSupport); the
 /// instrumentation comes from scripts/fuzz's -Xswiftc -sanitize=fuzzer, which
 /// applies to every module the harness uses.
 func fuzzTarget(_ name: String, _ product: String) -> Target {
     .executableTarget(
-        name: name, dependencies: ["CFuzzer", .product(name: product, package: "copa")],
+        name: name, dependencies: ["FuzzSupport", .product(name: product, package: "copa")],
         linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", fuzzerLibrary, "-lstdc++"])])
 }
 
@@ -23,6 +23,7 @@ let package = Package(
     dependencies: [.package(name: "copa", path: "..")],
     targets: [
         .target(name: "CFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzer"]),
         fuzzTarget("fuzz-archive", "Engine"),
         fuzzTarget("fuzz-dpkg", "Engine"),
         fuzzTarget("fuzz-json", "Engine"),

@@ -1,26 +1,19 @@
-import CFuzzer
-import Foundation
 import Engine
+import FuzzSupport
 
 /// Debian's text formats: control files (dpkg status, status.d), Packages
 /// indexes, InRelease/Release, apt sources (one-line and deb822), os-release.
 @main enum Harness {
     static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOne(data, size) })
+        fuzzMain { buffer in
+            let text = String(decoding: buffer, as: UTF8.self)
+            _ = try? ControlFile.parse(text)
+            _ = try? ControlFile.parse(text, syntax: .allowingComments)
+            _ = try? PackagesIndex(parsing: text)
+            _ = try? ReleaseFile(parsing: text)
+            _ = try? AptSource.parseOneLine(text)
+            _ = try? AptSource.parseDeb822(text)
+            _ = try? OSRelease(parsing: text)
+        }
     }
-}
-
-func fuzzOne(_ pointer: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let data = pointer else { return 0 }
-    let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
-    _ = try? ControlFile.parse(text)
-    _ = try? ControlFile.parse(text, syntax: .allowingComments)
-    _ = try? PackagesIndex(parsing: text)
-    _ = try? ReleaseFile(parsing: text)
-    _ = try? AptSource.parseOneLine(text)
-    _ = try? AptSource.parseDeb822(text)
-    _ = try? OSRelease(parsing: text)
-    return 0
 }

@@ -4,46 +4,6 @@ import Testing
 /// A `copa-agent serve` process with CURVE and authorized keys, driven by the
 /// `copa` binary: who gets in, who is refused and what the agent logs.
 @Suite struct AgentAuthenticationTests {
-    /// A running agent whose stderr goes to a file the test can read.
-    final class AgentProcess {
-        let process = Process()
-        let log: String
-
-        /// Starts the agent; `--listen` ports are 0, and the one the system
-        /// chose is read from the agent's log.
-        init(_ arguments: [String]) throws {
-            let directory = try TestEnvironment.temporaryDirectory()
-            log = directory + "/agent.log"
-            FileManager.default.createFile(atPath: log, contents: nil)
-            process.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
-            process.arguments = ["serve", "--workdir", directory + "/work"] + arguments
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-        }
-
-        var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-
-        /// The endpoint to connect to, once the agent says it listens.
-        func endpoint() async throws -> String {
-            for _ in 0..<600 {
-                if let line = logText.split(separator: "\n").first(where: { $0.contains("agent listening") }),
-                   let field = line.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") }),
-                   let port = field.split(separator: ":").last {
-                    return "tcp://127.0.0.1:\(port)"
-                }
-                guard process.isRunning else { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            throw TestSetupError(message: "copa-agent did not start listening:\n\(logText)")
-        }
-
-        func stop() {
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
-        }
-    }
-
     struct Keys {
         let directory: String
         var agentKey: String { directory + "/agent.key" }

@@ -107,9 +107,7 @@ import TestSupport
     /// connection. The image is the real fixture and the executor the real
     /// native one, which would otherwise fetch from the (silent) mirror.
     @Test func aptSourcesAreRefusedWithoutAConnection() async throws {
-        let workdir = try TestEnvironment.temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
-        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
+        let workdir = try TestEnvironment.workdirWithFixtureLayout()
         let silent = try SilentTCPPort()
         defer { silent.close() }
         let executor = try NativeExecutor(workdir: workdir, logger: Logger(label: "test"))

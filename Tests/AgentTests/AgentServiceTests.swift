@@ -9,35 +9,7 @@ import TestSupport
 /// `copa-agent serve` as a service: killed mid-job and started again (its
 /// journal, scratch and Resume), stopped with SIGTERM, its logs and metrics.
 @Suite struct AgentServiceTests {
-    /// Its fields never change after init; Process may be asked from any thread.
-    final class AgentProcess: @unchecked Sendable {
-        let process = Process()
-        let log: String
-
-        init(workdir: String, _ extra: [String]) throws {
-            log = try TestEnvironment.temporaryDirectory() + "/agent.log"
-            FileManager.default.createFile(atPath: log, contents: nil)
-            process.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
-            process.arguments = ["serve", "--listen", "tcp://127.0.0.1:0", "--workdir", workdir] + extra
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            try process.run()
-        }
-
-        var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
-
-        func endpoint() async throws -> String {
-            for _ in 0..<600 {
-                if let line = logText.split(separator: "\n").first(where: { $0.contains("agent listening") }),
-                   let field = line.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") }),
-                   let port = field.split(separator: ":").last {
-                    return "tcp://127.0.0.1:\(port)"
-                }
-                guard process.isRunning else { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            throw TestSetupError(message: "copa-agent did not start listening:\n\(logText)")
-        }
-    }
+    static let listening = ["--listen", "tcp://127.0.0.1:0"]
 
     static func submit(_ id: String, image: String, target: String, manifest: Copa_Protocol_V1_UpdateManifest) -> Copa_Protocol_V1_Submit {
         var submit = Copa_Protocol_V1_Submit()
@@ -49,14 +21,12 @@ import TestSupport
     }
 
     @Test func aRestartedAgentCleansScratchAndAnswersResume() async throws {
-        let workdir = try TestEnvironment.temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
-        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
+        let workdir = try TestEnvironment.workdirWithFixtureLayout()
         let manifest = try ReportLoader.load(path: try TestEnvironment.fixtures + "/images/trivy-debian.json", scanner: nil).manifest.wire
         // The agent's mirror never answers: the running job sits in I/O until the kill.
         let silent = try SilentTCPPort()
         defer { silent.close() }
-        let first = try AgentProcess(workdir: workdir, ["--apt-mirror", "http://127.0.0.1:\(silent.port)/debian"])
+        let first = try AgentProcess(Self.listening + ["--apt-mirror", "http://127.0.0.1:\(silent.port)/debian"], workdir: workdir)
         defer { if first.process.isRunning { first.process.terminate() } }
         let session = try await AgentSession(endpoint: try await first.endpoint())
 
@@ -75,13 +45,13 @@ import TestSupport
         first.process.waitUntilExit()
         await session.close()
 
-        let second = try AgentProcess(workdir: workdir, [])
+        let second = try AgentProcess(Self.listening, workdir: workdir)
         defer { second.process.terminate(); second.process.waitUntilExit() }
         let endpoint = try await second.endpoint()
         #expect(try FileManager.default.contentsOfDirectory(atPath: workdir + "/jobs").isEmpty, "scratch of the killed job is removed")
 
         // A second agent on the same workdir refuses to start.
-        let rival = try AgentProcess(workdir: workdir, [])
+        let rival = try AgentProcess(Self.listening, workdir: workdir)
         rival.process.waitUntilExit()
         #expect(rival.process.terminationStatus != 0)
         #expect(rival.logText.contains("agent.lock"))
@@ -107,13 +77,11 @@ import TestSupport
     /// SIGTERM: new jobs are refused at once, the running one is given the
     /// shutdown grace and then cancelled with a Failure, and the agent exits 0.
     @Test func sigtermRefusesNewJobsAndEndsRunningOnesBeforeExiting() async throws {
-        let workdir = try TestEnvironment.temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
-        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
+        let workdir = try TestEnvironment.workdirWithFixtureLayout()
         let manifest = try ReportLoader.load(path: try TestEnvironment.fixtures + "/images/trivy-debian.json", scanner: nil).manifest.wire
         let silent = try SilentTCPPort()
         defer { silent.close() }
-        let agent = try AgentProcess(workdir: workdir, ["--apt-mirror", "http://127.0.0.1:\(silent.port)/debian", "--shutdown-grace", "2s"])
+        let agent = try AgentProcess(Self.listening + ["--apt-mirror", "http://127.0.0.1:\(silent.port)/debian", "--shutdown-grace", "2s"], workdir: workdir)
         defer { if agent.process.isRunning { agent.process.terminate() } }
         let session = try await AgentSession(endpoint: try await agent.endpoint())
         defer { Task { await session.close() } }
@@ -143,7 +111,7 @@ import TestSupport
     }
 
     @Test func jsonLogsAreOneObjectPerLine() async throws {
-        let agent = try AgentProcess(workdir: try TestEnvironment.temporaryDirectory(), ["--log-format", "json"])
+        let agent = try AgentProcess(Self.listening + ["--log-format", "json"])
         defer { agent.process.terminate(); agent.process.waitUntilExit() }
         var lines: [[String: String]] = []
         for _ in 0..<200 where !lines.contains(where: { $0["message"] == "agent listening" }) {
@@ -160,10 +128,8 @@ import TestSupport
     }
 
     @Test func metricsCountJobsByOutcomeAndRefusalsByRule() async throws {
-        let workdir = try TestEnvironment.temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
-        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
-        let agent = try AgentProcess(workdir: workdir, ["--metrics-listen", "127.0.0.1:0"])
+        let workdir = try TestEnvironment.workdirWithFixtureLayout()
+        let agent = try AgentProcess(Self.listening + ["--metrics-listen", "127.0.0.1:0"], workdir: workdir)
         defer { agent.process.terminate(); agent.process.waitUntilExit() }
         let endpoint = try await agent.endpoint()
         let metricsPort = try #require(agent.logText.split(separator: " ").first { $0.hasPrefix("port=") }?.dropFirst(5))
@@ -184,10 +150,8 @@ import TestSupport
     /// `--cache-max-size`: after a job the cache is pruned to the bound (here
     /// nearly nothing), and the next job fetches what it needs again.
     @Test func theBlobCacheIsPrunedToItsBound() async throws {
-        let workdir = try TestEnvironment.temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
-        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
-        let agent = try AgentProcess(workdir: workdir, ["--cache-max-size", "1"])
+        let workdir = try TestEnvironment.workdirWithFixtureLayout()
+        let agent = try AgentProcess(Self.listening + ["--cache-max-size", "1"], workdir: workdir)
         defer { agent.process.terminate(); agent.process.waitUntilExit() }
         let endpoint = try await agent.endpoint()
         let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"

@@ -8,9 +8,7 @@ import Testing
     /// and a relative `oci:` path names one there.
     @Test func patchesThroughARemoteAgentProcess() throws {
         let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
-        let workdir = try TestEnvironment.temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
-        try run("/bin/cp", ["-a", try TestEnvironment.fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
+        let workdir = try TestEnvironment.workdirWithFixtureLayout()
         let layout = workdir + "/layouts/fixture"
         let port = 20_000 + Int.random(in: 0..<20_000)
         let agent = Process()

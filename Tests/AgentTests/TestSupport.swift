@@ -45,6 +45,15 @@ enum TestEnvironment {
         return copy
     }
 
+    /// A fresh agent workdir whose `layouts/fixture` is a copy of the fixture
+    /// layout: where a remote agent's default policy lets clients read and write.
+    static func workdirWithFixtureLayout() throws -> String {
+        let workdir = try temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: workdir + "/layouts", withIntermediateDirectories: true)
+        try run("/bin/cp", ["-a", try fixtures + "/images/layout", workdir + "/layouts/fixture"]).check()
+        return workdir
+    }
+
     /// A `copa-agent serve --policy` file letting clients read and write
     /// layouts anywhere under the temporary directory (where the tests keep
     /// theirs) and name apt sources on `sourceHosts`, all else as the
@@ -62,6 +71,48 @@ enum TestEnvironment {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("copa-test-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
+    }
+}
+
+/// A `copa-agent serve` process whose stderr goes to a file the test can read.
+/// Its fields never change after init; Process may be asked from any thread.
+final class AgentProcess: @unchecked Sendable {
+    let process = Process()
+    let log: String
+
+    /// Starts `copa-agent serve ARGUMENTS` on `workdir` (default: a fresh one).
+    /// Give `--listen tcp://127.0.0.1:0`: `endpoint()` reads the port the
+    /// system chose from the agent's log.
+    init(_ arguments: [String], workdir: String? = nil) throws {
+        let directory = try TestEnvironment.temporaryDirectory()
+        log = directory + "/agent.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
+        process.arguments = ["serve", "--workdir", workdir ?? directory + "/work"] + arguments
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    /// The endpoint to connect to, once the agent says it listens.
+    func endpoint() async throws -> String {
+        for _ in 0..<600 {
+            if let line = logText.split(separator: "\n").first(where: { $0.contains("agent listening") }),
+               let field = line.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") }),
+               let port = field.split(separator: ":").last {
+                return "tcp://127.0.0.1:\(port)"
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestSetupError(message: "copa-agent did not start listening:\n\(logText)")
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
     }
 }
 

@@ -75,7 +75,10 @@ struct PatchCommand: AsyncParsableCommand {
         do {
             parsed = try ReportLoader.load(path: report, scanner: scanner)
             target = try TargetReference.resolve(image: image, tag: tag, suffix: tagSuffix, embedded: agent == nil)
-            timeoutDuration = try DurationParser.parse(timeout)
+            guard let duration = DurationParser.parse(timeout) else {
+                throw EngineError(.invalidInput, "--timeout \(timeout) is not a duration; use e.g. 90s, 5m or 1h")
+            }
+            timeoutDuration = duration
             socketOptions = try connection.socketOptions()
             platformValue = try platform.map { try Platform(parsing: $0) }
                 ?? (parsed.manifest.architecture.isEmpty ? nil : Platform(os: "linux", architecture: parsed.manifest.architecture, variant: nil))

@@ -39,31 +39,4 @@ enum TargetReference {
 }
 
 /// Parses durations the way Copa's `--timeout` takes them: 90s, 5m, 1h, 1h30m, or plain seconds.
-enum DurationParser {
-    static func parse(_ text: String) throws -> Duration {
-        if let seconds = Int64(text), seconds > 0 { return .seconds(seconds) }
-        var total: Int64 = 0
-        var number = ""
-        for character in text {
-            if character.isNumber {
-                number.append(character)
-                continue
-            }
-            guard let value = Int64(number) else { throw invalid(text) }
-            switch character {
-            case "s": total += value
-            case "m": total += value * 60
-            case "h": total += value * 3600
-            default: throw invalid(text)
-            }
-            number = ""
-        }
-        guard number.isEmpty, total > 0 else { throw invalid(text) }
-        return .seconds(total)
-    }
-
-    private static func invalid(_ text: String) -> EngineError {
-        EngineError(.invalidInput, "--timeout \(text) is not a duration; use e.g. 90s, 5m or 1h")
-    }
-}
 

@@ -88,7 +88,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json") }
         if let cacheMaxSize, Self.bytes(cacheMaxSize) == nil { throw ValidationError("--cache-max-size is a size such as 20G, 500M or a byte count") }
-        guard Self.seconds(shutdownGrace) != nil else { throw ValidationError("--shutdown-grace is a duration such as 90s, 5m or 1h") }
+        guard DurationParser.parse(shutdownGrace, allowingZero: true) != nil else { throw ValidationError("--shutdown-grace is a duration such as 90s, 5m or 1h") }
         if curveSecretKeyFile != nil, authorizedKeys == nil {
             throw ValidationError("--curve-secret-key-file needs --authorized-keys: the client keys this agent accepts (make them with `copa keygen --output NAME`)")
         }
@@ -180,7 +180,7 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.mirrorHosts = aptMirror.flatMap { URLComponents(string: $0)?.host }.map { [$0] } ?? []
         let agent = Agent(configuration: configuration, executors: executors, logger: logger)
-        let grace = Duration.seconds(Self.seconds(shutdownGrace) ?? 60)
+        let grace = DurationParser.parse(shutdownGrace, allowingZero: true) ?? .seconds(60)
         let terminate = SignalHandler(SIGTERM) {
             Task {
                 await agent.drain(grace: grace)
@@ -192,14 +192,6 @@ struct Serve: AsyncParsableCommand {
         _ = metricsServer
         hangup?.cancel()
         close(lock)
-    }
-
-    /// `90s`, `5m`, `1h` or plain seconds.
-    static func seconds(_ text: String) -> Int64? {
-        if let plain = Int64(text), plain >= 0 { return plain }
-        guard let unit = text.last, let number = Int64(text.dropLast()), number >= 0,
-              let scale = ["s": 1, "m": 60, "h": 3600][String(unit)] else { return nil }
-        return number * Int64(scale)
     }
 
     /// `20G`, `500M`, `64K` (powers of 1024) or plain bytes.

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Yams
 
@@ -229,16 +230,13 @@ private struct Node {
         }
     }
 
-    /// `90s`, `30m`, `2h`, or a number of seconds.
+    /// `90s`, `30m`, `2h`, or a number of seconds (`DurationParser`).
     func duration(_ name: String) throws -> Duration? {
         guard mapping[name] != nil else { return nil }
-        guard let text = scalar(name) else { throw PolicyFileError("\(key(name)) must be a duration such as 90s, 30m or 2h") }
-        if let seconds = Int(text), seconds > 0 { return .seconds(seconds) }
-        guard let unit = text.last, let number = Int(text.dropLast()), number > 0, number < 1 << 40,
-              let scale = ["s": 1, "m": 60, "h": 3600][String(unit)] else {
+        guard let text = scalar(name), let duration = DurationParser.parse(text) else {
             throw PolicyFileError("\(key(name)) must be a duration such as 90s, 30m or 2h")
         }
-        return .seconds(number * scale)
+        return duration
     }
 }
 

@@ -177,3 +177,34 @@ import TestSupport
         #expect(agent.post(Envelope(.welcome(Copa_Protocol_V1_Welcome())), to: try #require(dropped?.peer)) == false)
     }
 }
+
+/// Heartbeat silence is judged only while the socket reads: a consumer that
+/// falls behind (its window full, messages waiting in ZeroMQ) must not take a
+/// peer that keeps sending for a dead one.
+@Suite struct HeartbeatTests {
+    @Test func aSlowConsumerDoesNotMakeABusyPeerLookSilent() async throws {
+        var options = SocketOptions()
+        options.heartbeatInterval = .milliseconds(100)
+        let agent = try await AgentSocket.bind("tcp://127.0.0.1:0", options: options)
+        defer { agent.close() }
+        let client = try await ClientSocket.connect(agent.endpoint, options: options)
+        defer { client.close() }
+        client.post(Envelope(.hello(Copa_Protocol_V1_Hello())))
+        let peer = try await withDeadline(.seconds(10), "the client's Hello") {
+            var inbox = agent.messages.makeAsyncIterator()
+            return try #require(await inbox.next()).peer
+        }
+        agent.watch(peer)
+        client.watch(interval: .milliseconds(100))
+        // More than the client's inbound window, which nobody reads for ten intervals.
+        for _ in 0..<200 { agent.post(Envelope(.welcome(Copa_Protocol_V1_Welcome())), to: peer) }
+        let silences = Task {
+            var count = 0
+            for await _ in client.silences { count += 1 }
+            return count
+        }
+        try await Task.sleep(for: .seconds(1))
+        client.close()
+        #expect(await silences.value == 0, "the agent kept sending; the client only read slowly")
+    }
+}

@@ -39,10 +39,15 @@ struct Heartbeats {
     }
 
     /// What is due at `now`: the peers to send a heartbeat to, and the peers
-    /// that went silent (no longer watched).
-    mutating func due(now: ContinuousClock.Instant) -> (beat: [Peer], silent: [Peer]) {
+    /// that went silent (no longer watched). While `reading` is false (our
+    /// own consumer is behind, so messages wait unread in ZeroMQ) silence
+    /// cannot be told from a slow reader: every watched peer counts as heard.
+    mutating func due(now: ContinuousClock.Instant, reading: Bool = true) -> (beat: [Peer], silent: [Peer]) {
         guard !watched.isEmpty, now >= nextBeat else { return ([], []) }
         nextBeat = now + interval
+        if !reading {
+            for peer in watched.keys { watched[peer] = now }
+        }
         let bound = interval * silentAfter
         let silent = watched.filter { now - $0.value > bound }.map(\.key)
         for peer in silent { watched[peer] = nil }

@@ -305,9 +305,10 @@ public final class SocketOwner: Sendable {
     /// Queues the heartbeats that are due, and reports the peers that fell
     /// silent (dropping them, on a ROUTER).
     private func beat(now: ContinuousClock.Instant) {
+        let reading = undelivered.withLock { $0 < Self.inboundWindow }
         let (frame, beat, silent) = state.withLock { state -> ([UInt8], [[UInt8]], [[UInt8]]) in
             guard var heartbeats = state.heartbeats else { return ([], [], []) }
-            let due = heartbeats.due(now: now)
+            let due = heartbeats.due(now: now, reading: reading)
             state.heartbeats = heartbeats
             return (heartbeats.frame, due.beat, due.silent)
         }

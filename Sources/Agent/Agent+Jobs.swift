@@ -24,7 +24,7 @@ extension Agent {
         guard !submit.jobID.isEmpty else {
             return failUnregistered(key, .invalidInput, "a job needs a non-empty job_id")
         }
-        guard sequences[key] == nil else {
+        guard live[key] == nil else {
             return failUnregistered(key, .duplicateJob, "job \(submit.jobID) is already known to this agent")
         }
         let client = clientIdentity(inbound)
@@ -36,11 +36,12 @@ extension Agent {
             return refuse(key, PolicyRefusal(rule: "limits.max_queued_total",
                 "\(queue.count) jobs are waiting on this agent, its limit; try again later or another agent"))
         }
-        sequences[key] = 0
+        live[key] = Live(client: client, acceptedAt: .now, peer: key.peer,
+                         ring: MessageRing(maxMessages: configuration.resumeMessages, maxBytes: configuration.resumeBytes))
         socket?.watch(key.peer)
-        jobClients[key] = client
-        acceptedAt[key] = .now
-        journal?.accepted(key.id, client: client)
+        if journal?.accepted(key.id, client: client) == false {
+            logger.error("the job journal could not record a job (is the disk full?)", metadata: ["job": "\(key.id)"])
+        }
         var request: PatchRequest
         let executor: any PatchExecutor
         do {
@@ -110,8 +111,7 @@ extension Agent {
                 guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 await self.timedOut(job.key, token: token, after: timeout)
             }
-            slots[job.key] = Slot(token: token, task: task, timer: timer)
-            startedAt[job.key] = Date()
+            slots[job.key] = Slot(token: token, task: task, timer: timer, startedAt: Date())
         }
         updateLoad()
     }
@@ -184,39 +184,62 @@ extension Agent {
         guard let slot = slots[key], slot.token == token else { return }
         slot.timer.cancel()
         slots[key] = nil
-        startedAt[key] = nil
         startQueuedJobs()
         pruneCache()
     }
 
-    /// Posts one message of a job with the job's next sequence number.
-    /// Returns false when the job can no longer send (concluded, or its
-    /// client is gone).
+    /// Posts one message of a job with the job's next sequence number, and
+    /// keeps it in the job's ring for a Resume. Returns false when the job
+    /// can no longer send (it was concluded).
     @discardableResult
     func emit(_ key: JobKey, _ make: (UInt64) -> Envelope.OneOf_Body) -> Bool {
-        guard let socket, let sequence = sequences[key] else { return false }
-        sequences[key] = sequence + 1
-        return socket.post(Envelope(make(sequence)), to: key.peer)
+        guard let sequence = live[key]?.sequence else { return false }
+        let frame = Envelope(make(sequence)).frame()
+        // Mutated in place: the ring's storage is not copied per message.
+        live[key]?.sequence = sequence + 1
+        live[key]?.ring.append(sequence: sequence, frame: frame)
+        if let peer = live[key]?.peer { socket?.post(frame: frame, to: peer) }
+        return true
     }
 
-    /// Posts the job's last message (Result or Failure); later ones are dropped.
+    /// Posts the job's last message (Result or Failure) and records it in
+    /// the journal; later ones are dropped.
     func conclude(_ key: JobKey, _ make: (UInt64) -> Envelope.OneOf_Body) {
-        let sequence = sequences[key]
-        let envelope = Envelope(make(sequence ?? 0))
-        if sequence != nil { socket?.post(envelope, to: key.peer) }
-        sequences[key] = nil
-        // Recorded even when the client is gone: it may come back with Resume.
-        if let client = jobClients.removeValue(forKey: key) {
-            journal?.ended(key.id, client: client, frame: envelope.frame())
-            let outcome = switch envelope.body {
-            case .failure(let failure): "\(failure.code)"
-            default: "succeeded"
-            }
-            configuration.metrics?.jobEnded(outcome: outcome, after: acceptedAt.removeValue(forKey: key).map { .now - $0 })
+        guard var job = live.removeValue(forKey: key) else { return }
+        job.awayTimer?.cancel()
+        let envelope = Envelope(make(job.sequence))
+        let frame = envelope.frame()
+        if let peer = job.peer { socket?.post(frame: frame, to: peer) }
+        if configuration.resumeWindow > .zero {
+            job.ring.append(sequence: job.sequence, frame: frame)
+            remember(key.id, Ended(client: job.client, ring: job.ring, at: .now))
         }
+        // Recorded even when the client is gone: it may come back with Resume.
+        if journal?.ended(key.id, client: job.client, frame: frame) == false {
+            logger.error("the job journal could not record a job's end (is the disk full?)", metadata: ["job": "\(key.id)"])
+        }
+        let outcome = switch envelope.body {
+        case .failure(let failure): "\(failure.code)"
+        default: "succeeded"
+        }
+        configuration.metrics?.jobEnded(outcome: outcome, after: .now - job.acceptedAt)
         updateLoad()
-        if !sequences.keys.contains(where: { $0.peer == key.peer }) { socket?.unwatch(key.peer) }
+        if let peer = job.peer, !live.values.contains(where: { $0.peer == peer }) { socket?.unwatch(peer) }
     }
+
+    /// Keeps an ended job's messages for the resume window; at most
+    /// `maxRecentlyEnded` jobs, the oldest forgotten first.
+    private func remember(_ id: String, _ ended: Ended) {
+        let expired = ContinuousClock.now - configuration.resumeWindow
+        recentlyEnded = recentlyEnded.filter { $0.value.at > expired }
+        while recentlyEnded.count >= Self.maxRecentlyEnded,
+              let oldest = recentlyEnded.min(by: { $0.value.at < $1.value.at })?.key {
+            recentlyEnded[oldest] = nil
+        }
+        recentlyEnded[id] = ended
+    }
+
+    static let maxRecentlyEnded = 256
 
     func failure(_ key: JobKey, _ code: Copa_Protocol_V1_ErrorCode, _ message: String, rule: String = "")
         -> (UInt64) -> Envelope.OneOf_Body {
@@ -242,7 +265,7 @@ extension Agent {
         guard let maxBytes = configuration.cacheMaxBytes, !pruning,
               let cache = try? OCILayout.open(at: configuration.workdir + "/cache") else { return }
         pruning = true
-        let since = startedAt.values.min() ?? Date()
+        let since = slots.values.map(\.startedAt).min() ?? Date()
         let logger = logger
         Task.detached {
             let result = cache.pruneBlobs(maxBytes: maxBytes, keepingSince: since)
@@ -259,7 +282,7 @@ extension Agent {
     /// Sets the load gauges.
     func updateLoad() {
         configuration.metrics?.load(running: slots.count, queued: queue.count,
-                                    clients: Set(sequences.keys.map(\.peer)).count)
+                                    clients: Set(live.values.compactMap(\.peer)).count)
     }
 
     private func refuse(_ key: JobKey, _ refusal: PolicyRefusal) {

@@ -34,25 +34,29 @@ extension Agent {
         }
     }
 
-    /// Answers a Resume: a job that ended gets its Result or Failure again; a
-    /// job this agent does not know, or that belongs to another client, gets
-    /// Failure(UNKNOWN_JOB). Without CURVE there are no client identities, and
-    /// the job id (a random UUID from `copa`) is what entitles the resume.
+    /// Answers a Resume. A job still running (or waiting) moves to the new
+    /// connection: the messages after `after_sequence` that its ring still
+    /// holds are sent again, then the rest as they happen. A job that ended
+    /// within the resume window gets its last messages, its Result or
+    /// Failure among them; one that ended earlier, the Result or Failure from
+    /// the journal. A job this agent does not know, or that belongs to
+    /// another client, gets Failure(UNKNOWN_JOB). Without CURVE there are no
+    /// client identities, and the job id (a random UUID from `copa`) is what
+    /// entitles the resume.
     func resume(_ request: Copa_Protocol_V1_Resume, from inbound: AgentSocket.Inbound) {
         let id = String(decoding: request.jobID.utf8.prefix(configuration.limits.maxJobIDBytes), as: UTF8.self)
         let client = clientIdentity(inbound)
         let mayResume = { (owner: String) in !owner.hasPrefix("key:") || owner == client }
-        if let ended = journal?.ended[id], mayResume(ended.client), case .success(let envelope) = Envelope.decode(frame: ended.frame) {
-            post(envelope, to: inbound.peer)
+        let after = request.fromStart ? nil : request.afterSequence
+        if let key = live.first(where: { $0.key.id == id && mayResume($0.value.client) })?.key {
+            return reattach(key, to: inbound.peer, after: after)
+        }
+        if let ended = recentlyEnded[id], mayResume(ended.client) {
+            for entry in ended.ring.after(after) { socket?.post(frame: entry.frame, to: inbound.peer) }
             return
         }
-        if jobClients.contains(where: { $0.key.id == id && mayResume($0.value) }) {
-            // Moving a running job to a new connection is not supported yet:
-            // its client's old connection still owns it.
-            var reject = Copa_Protocol_V1_Reject()
-            reject.code = .unknownJob
-            reject.message = "job \(id) is still running for another connection; resume it after it ends"
-            post(Envelope(.reject(reject)), to: inbound.peer)
+        if let ended = journal?.ended[id], mayResume(ended.client), case .success(let envelope) = Envelope.decode(frame: ended.frame) {
+            post(envelope, to: inbound.peer)
             return
         }
         var failure = Copa_Protocol_V1_Failure()
@@ -60,5 +64,26 @@ extension Agent {
         failure.code = .unknownJob
         failure.message = "this agent knows no job \(id) of this client (it keeps the last \(journal?.keep ?? 0) ended jobs)"
         post(Envelope(.failure(failure)), to: inbound.peer)
+    }
+
+    /// Moves a job's messages to `peer`; the connection that followed it
+    /// before (if still there) gets no more of them.
+    private func reattach(_ key: JobKey, to peer: AgentSocket.PeerID, after: UInt64?) {
+        guard let job = live[key] else { return }
+        job.awayTimer?.cancel()
+        live[key]?.awayTimer = nil
+        live[key]?.peer = peer
+        if let old = job.peer, old != peer, !live.values.contains(where: { $0.peer == old }) { socket?.unwatch(old) }
+        socket?.watch(peer)
+        let replay = job.ring.after(after)
+        // What the client will miss: kept no longer (a hostile after_sequence cannot underflow this).
+        let first = replay.first?.sequence ?? job.sequence
+        let wanted = after.map { $0 == .max ? $0 : $0 + 1 } ?? 0
+        let lost = first > wanted ? first - wanted : 0
+        logger.info("job resumed", metadata: [
+            "job": "\(key.id)", "peer": "\(peer)", "after": "\(after.map(String.init) ?? "none")",
+            "replayed": "\(replay.count)", "lost": "\(lost)"])
+        for entry in replay { socket?.post(frame: entry.frame, to: peer) }
+        updateLoad()
     }
 }

@@ -38,26 +38,44 @@ public actor Agent {
         let token: UInt64
         let task: Task<Void, Never>
         let timer: Task<Void, Never>
+        /// When the job took the slot (blobs used since stay in the cache).
+        let startedAt: Date
         /// Set once the job is being stopped (cancel, timeout, client gone).
         var stopReason: String?
+    }
+
+    /// A job from its Accepted until its Result or Failure: whose it is,
+    /// where its messages go, and the last of them, kept for a Resume.
+    struct Live {
+        let client: String
+        let acceptedAt: ContinuousClock.Instant
+        var sequence: UInt64 = 0
+        /// The connection following the job; nil while its client is away
+        /// (it has `resumeWindow` to come back with a Resume).
+        var peer: AgentSocket.PeerID?
+        var ring: MessageRing
+        /// Cancels the job when its client stays away past the window.
+        var awayTimer: Task<Void, Never>?
+    }
+
+    /// A job that ended less than `resumeWindow` ago, with its last
+    /// messages: a client that comes back after the end still gets them.
+    struct Ended {
+        let client: String
+        let ring: MessageRing
+        let at: ContinuousClock.Instant
     }
 
     let configuration: AgentConfiguration
     let executors: [any PatchExecutor]
     let logger: Logger
     var socket: AgentSocket?
-    /// Jobs that can still send: from Accepted until their Result or Failure.
-    var sequences: [JobKey: UInt64] = [:]
+    var live: [JobKey: Live] = [:]
+    var recentlyEnded: [String: Ended] = [:]
     var queue = FairQueue<Job>()
     var slots: [JobKey: Slot] = [:]
     var nextToken: UInt64 = 0
-    /// Who each job that can still end belongs to, for the journal.
-    var jobClients: [JobKey: String] = [:]
-    /// When each job that can still end was accepted, for its duration.
-    var acceptedAt: [JobKey: ContinuousClock.Instant] = [:]
     var journal: JobJournal?
-    /// When each running job took its slot (for cache pruning).
-    var startedAt: [JobKey: Date] = [:]
     var pruning = false
     /// Set by `drain`: no new jobs.
     var draining = false
@@ -101,7 +119,11 @@ public actor Agent {
                 welcome.clientIdentity = inbound.userID ?? ""
                 post(Envelope(.welcome(welcome)), to: inbound.peer)
             case .submit(let submit): accept(submit, from: inbound)
-            case .cancel(let cancel): cancelJob(JobKey(peer: inbound.peer, id: cancel.jobID), reason: cancel.reason)
+            case .cancel(let cancel):
+                // Only the connection following a job may cancel it.
+                if let key = live.first(where: { $0.key.id == cancel.jobID && $0.value.peer == inbound.peer })?.key {
+                    cancelJob(key, reason: cancel.reason)
+                }
             case .resume(let resume): self.resume(resume, from: inbound)
             case .heartbeat: break
             default:
@@ -130,6 +152,7 @@ public actor Agent {
         welcome.runningJobs = UInt32(slots.count)
         welcome.queuedJobs = UInt32(queue.count)
         welcome.maxSubmitBytes = UInt64(configuration.limits.maxSubmitBytes)
+        welcome.resumeWindowSeconds = UInt32(clamping: configuration.resumeWindow.components.seconds)
         if let interval = socket?.heartbeatInterval {
             welcome.heartbeatIntervalMs = UInt32(interval.components.seconds * 1000
                 + interval.components.attoseconds / 1_000_000_000_000_000)
@@ -137,26 +160,45 @@ public actor Agent {
         return welcome
     }
 
-    /// The socket gave up on a peer: nobody is left to receive its jobs'
-    /// results, so its queued jobs are dropped and its running ones stopped.
+    /// The socket gave up on a peer. Its jobs wait `resumeWindow` for a
+    /// Resume on a new connection, their messages kept meanwhile; with no
+    /// window (or once it passes) queued ones are dropped and running ones
+    /// stopped, as nobody is left to receive their results.
     private func peerDropped(_ dropped: AgentSocket.Dropped) {
-        let keys = sequences.keys.filter { $0.peer == dropped.peer }
+        let keys = live.filter { $0.value.peer == dropped.peer }.map(\.key)
         guard !keys.isEmpty else { return }
         let why = switch dropped.reason {
         case .overflow: "stopped reading its messages"
         case .unreachable: "disconnected"
         case .silent: "sent no heartbeat for \((socket?.heartbeatInterval ?? .zero) * 4)"
         }
-        logger.warning("client \(why); cancelling its jobs",
-                       metadata: ["peer": "\(dropped.peer)", "jobs": "\(keys.map(\.id).joined(separator: ","))"])
         socket?.unwatch(dropped.peer)
+        let window = configuration.resumeWindow
+        let ids = keys.map(\.id).joined(separator: ",")
+        if window > .zero {
+            logger.warning("client \(why); its jobs wait \(window) for it to resume them",
+                           metadata: ["peer": "\(dropped.peer)", "jobs": "\(ids)"])
+        } else {
+            logger.warning("client \(why); cancelling its jobs", metadata: ["peer": "\(dropped.peer)", "jobs": "\(ids)"])
+        }
         for key in keys {
-            sequences[key] = nil
-            if slots[key] != nil {
-                stop(key, reason: "client \(why)")
+            live[key]?.peer = nil
+            guard window > .zero else {
+                cancelJob(key, reason: "client \(why)")
+                continue
+            }
+            live[key]?.awayTimer = Task {
+                guard (try? await Task.sleep(for: window)) != nil else { return }
+                await self.stayedAway(key, reason: "client \(why) and did not resume the job within \(window)")
             }
         }
-        _ = queue.removeAll { $0.key.peer == dropped.peer }
+        updateLoad()
+    }
+
+    private func stayedAway(_ key: JobKey, reason: String) {
+        guard let job = live[key], job.peer == nil else { return }
+        logger.warning("cancelling job: \(reason)", metadata: ["job": "\(key.id)"])
+        cancelJob(key, reason: reason)
     }
 
     func post(_ envelope: Envelope, to peer: AgentSocket.PeerID) {

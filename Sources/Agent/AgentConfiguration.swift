@@ -33,6 +33,15 @@ public struct AgentConfiguration: Sendable {
     /// is freed without it.
     public var cancelGrace: Duration = .seconds(10)
 
+    /// How long a job whose client went away (disconnected, silent, or
+    /// behind on its messages) goes on waiting for a Resume on a new
+    /// connection before it is cancelled. Zero: cancelled at once (the
+    /// embedded agent, whose client is its own process).
+    public var resumeWindow: Duration = .zero
+    /// Bound on the messages of one job kept for a Resume.
+    public var resumeMessages = 2_048
+    public var resumeBytes = 1 << 20
+
     public init(name: String, maxJobs: Int = 2, workdir: String, defaultTimeout: Duration = .seconds(1800),
                 limits: AgentLimits = AgentLimits()) {
         self.name = name

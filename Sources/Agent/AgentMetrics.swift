@@ -1,4 +1,6 @@
+import Engine
 import Prometheus
+import Synchronization
 
 /// What `copa-agent serve --metrics-listen` exports (Prometheus text format).
 /// The collectors are thread-safe; the agent actor updates them as jobs move.
@@ -9,8 +11,15 @@ public final class AgentMetrics: Sendable {
     private let clients: Gauge
     private let accepted: Counter
     private let durations: DurationHistogram
+    private let registryFetched: Counter
+    private let repositoryFetched: Counter
+    private let registryPushed: Counter
+    /// The transfer totals already added to the counters.
+    private let exported = Mutex(TransferCounters.Totals())
+    private let transfers: TransferCounters
 
-    public init() {
+    public init(transfers: TransferCounters = .shared) {
+        self.transfers = transfers
         running = registry.makeGauge(name: "copa_agent_jobs_running", help: "Jobs holding a slot now.")
         queued = registry.makeGauge(name: "copa_agent_jobs_queued", help: "Jobs waiting for a slot.")
         clients = registry.makeGauge(name: "copa_agent_clients", help: "Connections with jobs on this agent.")
@@ -19,6 +28,11 @@ public final class AgentMetrics: Sendable {
             name: "copa_agent_job_duration_seconds",
             buckets: [.seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300), .seconds(900), .seconds(3600)],
             help: "Time from acceptance to the job's Result or Failure.")
+        registryFetched = registry.makeCounter(name: "copa_agent_fetched_bytes_total", labels: [("from", "registry")],
+                                               help: "Bytes downloaded, by where from.")
+        repositoryFetched = registry.makeCounter(name: "copa_agent_fetched_bytes_total", labels: [("from", "repository")],
+                                                 help: "Bytes downloaded, by where from.")
+        registryPushed = registry.makeCounter(name: "copa_agent_pushed_bytes_total", help: "Bytes uploaded to registries.")
     }
 
     func jobAccepted() { accepted.increment() }
@@ -41,6 +55,17 @@ public final class AgentMetrics: Sendable {
         self.clients.set(Double(clients))
     }
 
-    /// The export, as served on /metrics.
-    public func text() -> String { registry.emitToString() }
+    /// The export, as served on /metrics: the transfer counters are brought
+    /// up to date first.
+    public func text() -> String {
+        let now = transfers.current
+        let before = exported.withLock { last in
+            defer { last = now }
+            return last
+        }
+        registryFetched.increment(by: Int64(clamping: now.registryFetched &- before.registryFetched))
+        repositoryFetched.increment(by: Int64(clamping: now.repositoryFetched &- before.repositoryFetched))
+        registryPushed.increment(by: Int64(clamping: now.registryPushed &- before.registryPushed))
+        return registry.emitToString()
+    }
 }

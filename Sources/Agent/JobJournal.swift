@@ -80,26 +80,36 @@ struct JobJournal {
         self.keep = keep
     }
 
-    func accepted(_ id: String, client: String) {
+    @discardableResult
+    func accepted(_ id: String, client: String) -> Bool {
         append(Self.line(id: id, client: client, state: "accepted", frame: nil))
     }
 
-    mutating func ended(_ id: String, client: String, frame: [UInt8]) {
-        append(Self.line(id: id, client: client, state: "ended", frame: frame))
+    @discardableResult
+    mutating func ended(_ id: String, client: String, frame: [UInt8]) -> Bool {
+        let written = append(Self.line(id: id, client: client, state: "ended", frame: frame))
         if ended[id] == nil { order.append(id) }
         ended[id] = Ended(client: client, frame: frame)
         if order.count > keep * 2 {
             for old in order.prefix(order.count - keep) { ended[old] = nil }
             order.removeFirst(order.count - keep)
         }
+        return written
     }
 
     /// One record, written whole and made durable before the agent goes on:
-    /// the journal is only worth anything if it survives `kill -9`.
-    private func append(_ line: String) {
+    /// the journal is only worth anything if it survives `kill -9`. A record
+    /// that does not fit (a full disk) is cut off again, so the next one
+    /// starts on a line of its own; false then (the record is lost).
+    private func append(_ line: String) -> Bool {
         let bytes = Array(line.utf8)
-        _ = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        fsync(fd)
+        let end = lseek(fd, 0, SEEK_END)
+        let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(fd) == 0 else {
+            if end >= 0 { _ = ftruncate(fd, end) }
+            return false
+        }
+        return true
     }
 
     private static func line(id: String, client: String, state: String, frame: [UInt8]?) -> String {

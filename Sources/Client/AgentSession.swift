@@ -8,12 +8,40 @@ public enum JobUpdate: Sendable {
     case event(Copa_Protocol_V1_Event)
     case result(Copa_Protocol_V1_Result)
     case failure(Copa_Protocol_V1_Failure)
+    /// After a Resume: messages `from...through` are no longer kept by the
+    /// agent (its ring is bounded) and will not arrive.
+    case missed(from: UInt64, through: UInt64)
+
+    /// The message's number within its job.
+    public var sequence: UInt64? {
+        switch self {
+        case .accepted(let accepted): accepted.sequence
+        case .event(let event): event.sequence
+        case .result(let result): result.sequence
+        case .failure(let failure): failure.sequence
+        case .missed: nil
+        }
+    }
 }
 
 /// Errors of talking to an agent, as opposed to a job failing.
 public struct AgentConnectionError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable {
+        /// The agent sent nothing for four heartbeat intervals: it died, is
+        /// stopped, or takes this connection as gone (a client that was
+        /// itself stopped). Its jobs may still be resumed on a new connection.
+        case silent
+        case other
+    }
+
+    public let kind: Kind
     public let message: String
     public var description: String { message }
+
+    public init(message: String, kind: Kind = .other) {
+        self.message = message
+        self.kind = kind
+    }
 }
 
 /// A client's connection to one agent: says hello, submits jobs and routes
@@ -25,6 +53,9 @@ public actor AgentSession {
     private var welcomeWaiters: [CheckedContinuation<Copa_Protocol_V1_Welcome, any Error>] = []
     private var jobs: [String: AsyncThrowingStream<JobUpdate, any Error>.Continuation] = [:]
     private var expectedSequence: [String: UInt64] = [:]
+    /// Jobs followed by a Resume whose first message has not come yet: it
+    /// may skip what the agent no longer keeps.
+    private var resuming: Set<String> = []
     private var receiver: Task<Void, Never>?
     private var closedError: (any Error)?
     /// The agent's heartbeat interval, from its Welcome (0 = it sends none).
@@ -85,7 +116,7 @@ public actor AgentSession {
         let error = AgentConnectionError(message: """
             the agent at \(endpoint) has sent nothing for \(heartbeatInterval * 4) (it sends a heartbeat \
             every \(heartbeatInterval)): it stopped, or the network to it failed
-            """)
+            """, kind: .silent)
         for job in jobs.values { job.finish(throwing: error) }
         jobs.removeAll()
         expectedSequence.removeAll()
@@ -137,12 +168,14 @@ public actor AgentSession {
     /// its Result or Failure once it ended, or Failure(UNKNOWN_JOB).
     public func resume(jobID: String, afterSequence: UInt64? = nil) async throws -> AsyncThrowingStream<JobUpdate, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: JobUpdate.self, throwing: (any Error).self)
+        if heartbeatInterval > .zero { socket.watch(interval: heartbeatInterval) }
         jobs[jobID] = continuation
+        resuming.insert(jobID)
         var resume = Copa_Protocol_V1_Resume()
         resume.jobID = jobID
         if let afterSequence {
             resume.afterSequence = afterSequence
-            expectedSequence[jobID] = afterSequence + 1
+            expectedSequence[jobID] = afterSequence == .max ? .max : afterSequence + 1
         } else {
             resume.fromStart = true
             expectedSequence[jobID] = nil
@@ -211,8 +244,12 @@ public actor AgentSession {
     private func route(_ jobID: String, _ sequence: UInt64, _ update: JobUpdate, final: Bool) {
         guard let continuation = jobs[jobID] else { return }
         // Messages of one job are numbered from 0; ZeroMQ keeps their order on
-        // one connection, so a gap means the agent lost track of the job.
-        if let expected = expectedSequence[jobID], sequence != expected, !final {
+        // one connection, so a gap means the agent lost track of the job --
+        // except first thing after a Resume, where it is what the agent no
+        // longer keeps.
+        if resuming.remove(jobID) != nil, let expected = expectedSequence[jobID], sequence > expected {
+            continuation.yield(.missed(from: expected, through: sequence - 1))
+        } else if let expected = expectedSequence[jobID], sequence != expected, !final {
             continuation.finish(throwing: AgentConnectionError(
                 message: "job \(jobID): expected message \(expected) from the agent, got \(sequence)"))
             jobs[jobID] = nil
@@ -224,6 +261,7 @@ public actor AgentSession {
             continuation.finish()
             jobs[jobID] = nil
             expectedSequence[jobID] = nil
+            resuming.remove(jobID)
             if jobs.isEmpty { socket.unwatch() }
         }
     }

@@ -23,4 +23,6 @@ public enum ExitCodes {
     public static let agentUnreachable: Int32 = 4
     /// The job was cancelled or timed out.
     public static let cancelled: Int32 = 5
+    /// Interrupted (SIGINT); the job was cancelled on the agent.
+    public static let interrupted: Int32 = 130
 }

@@ -63,6 +63,23 @@ struct JobPrinter: Sendable {
         }
     }
 
+    func reconnecting(_ endpoint: String, after sequence: UInt64?) {
+        let from = sequence.map { "after message \($0)" } ?? "from its start"
+        if mode == .json {
+            emitJSON(["type": "reconnect", "endpoint": endpoint, "afterSeq": sequence.map { Int($0) } ?? -1])
+        } else {
+            err("warning: the agent at \(endpoint) fell silent; reconnecting to resume the job \(from)")
+        }
+    }
+
+    func missed(from: UInt64, through: UInt64) {
+        if mode == .json {
+            emitJSON(["type": "missed", "fromSeq": Int(from), "throughSeq": Int(through)])
+        } else {
+            err("warning: \(through - from + 1) message(s) of the job were no longer kept by the agent and are lost")
+        }
+    }
+
     func failure(_ failure: Copa_Protocol_V1_Failure) {
         if mode == .json {
             emitJSON(["type": "failure", "code": "\(failure.code)", "message": failure.message])

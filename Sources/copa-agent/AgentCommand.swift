@@ -85,10 +85,20 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "On SIGTERM: how long running jobs may go on (queued ones are cancelled, new ones refused) before they are cancelled, e.g. 90s, 5m.")
     var shutdownGrace = "60s"
 
+    @Option(help: "How long a job whose client went away (disconnected, or silent for four heartbeats) keeps running, waiting for the client to reconnect and resume it; 0 cancels it at once.")
+    var resumeWindow = "60s"
+
+    @Option(help: "How often the agent and its clients exchange heartbeats while jobs run; four missed and the other side is taken as gone.")
+    var heartbeatInterval = "2s"
+
     func validate() throws {
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json") }
         if let cacheMaxSize, Self.bytes(cacheMaxSize) == nil { throw ValidationError("--cache-max-size is a size such as 20G, 500M or a byte count") }
         guard DurationParser.parse(shutdownGrace, allowingZero: true) != nil else { throw ValidationError("--shutdown-grace is a duration such as 90s, 5m or 1h") }
+        guard DurationParser.parse(resumeWindow, allowingZero: true) != nil else { throw ValidationError("--resume-window is a duration such as 60s or 5m, or 0") }
+        guard let beat = DurationParser.parse(heartbeatInterval), beat >= .milliseconds(100), beat <= .seconds(60) else {
+            throw ValidationError("--heartbeat-interval is a duration from 100ms to 60s")
+        }
         if curveSecretKeyFile != nil, authorizedKeys == nil {
             throw ValidationError("--curve-secret-key-file needs --authorized-keys: the client keys this agent accepts (make them with `copa keygen --output NAME`)")
         }
@@ -118,6 +128,7 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "copa-agent")
         var options = SocketOptions()
+        options.heartbeatInterval = DurationParser.parse(heartbeatInterval) ?? .seconds(2)
         var hangup: SignalHandler?
         if let curveSecretKeyFile, let authorizedKeys {
             let keys = try CurveKeyPair.load(path: curveSecretKeyFile)
@@ -170,6 +181,7 @@ struct Serve: AsyncParsableCommand {
         var configuration = AgentConfiguration(name: name, maxJobs: maxJobs, workdir: workdir, limits: agentPolicy.limits)
         configuration.policy = agentPolicy
         configuration.journal = true
+        configuration.resumeWindow = DurationParser.parse(resumeWindow, allowingZero: true) ?? .seconds(60)
         configuration.cacheMaxBytes = cacheMaxSize.flatMap(Self.bytes)
         var metricsServer: MetricsServer?
         if let metricsListen {

@@ -58,6 +58,61 @@ import TestSupport
         #expect(waited < .seconds(30), "the client waited \(waited)")
     }
 
+    /// `copa` stopped (SIGSTOP) long enough for the agent to take it as
+    /// gone, then continued: the job went on meanwhile, the client reconnects,
+    /// resumes after the last message it saw, and every event arrives once.
+    @Test func aClientStoppedAndContinuedWithinTheWindowLosesNoEvent() async throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        // Each answer of the mirror takes a second: the job runs for several.
+        let mirror = try await SlowFileServer.start(root: try TestEnvironment.fixtures + "/repo", delay: 1)
+        defer { mirror.stop() }
+        let agent = try AgentProcess(["--listen", "tcp://127.0.0.1:0", "--policy", try TestEnvironment.layoutPolicy(),
+                                      "--apt-mirror", mirror.url, "--heartbeat-interval", "250ms", "--resume-window", "30s"])
+        defer { agent.stop() }
+        let endpoint = try await agent.endpoint()
+
+        let directory = try TestEnvironment.temporaryDirectory()
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa"))
+        client.arguments = ["patch", "--agent", endpoint, "-i", "oci:\(layout):debian", "-r", report,
+                            "-t", "resumed", "--progress", "json"]
+        FileManager.default.createFile(atPath: directory + "/stderr", contents: nil)
+        FileManager.default.createFile(atPath: directory + "/stdout", contents: nil)
+        client.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/stderr"))
+        client.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/stdout"))
+        try client.run()
+        defer { if client.isRunning { kill(client.processIdentifier, SIGCONT); client.terminate() } }
+        let stderr = { (try? String(contentsOfFile: directory + "/stderr", encoding: .utf8)) ?? "" }
+        for _ in 0..<600 where !stderr().contains("\"type\":\"step\"") && client.isRunning {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(stderr().contains("\"type\":\"step\""), "the job started: \(stderr())")
+
+        // Four heartbeats of 250 ms and the agent takes the client as gone.
+        kill(client.processIdentifier, SIGSTOP)
+        try await Task.sleep(for: .milliseconds(2_500))
+        #expect(agent.logText.contains("for it to resume them"), "\(agent.logText)")
+        kill(client.processIdentifier, SIGCONT)
+        for _ in 0..<1_200 where client.isRunning {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let output = (try? String(contentsOfFile: directory + "/stdout", encoding: .utf8)) ?? ""
+        #expect(!client.isRunning)
+        #expect(client.terminationStatus == 0, "\(stderr())\n\(agent.logText)")
+        #expect(output.contains("digest: sha256:"), "\(output)")
+        #expect(stderr().contains("\"type\":\"reconnect\""), "the client reconnected: \(stderr())")
+        #expect(agent.logText.contains("job resumed"), "\(agent.logText)")
+        #expect(!stderr().contains("\"type\":\"missed\""))
+        // Every event, numbered from 1 (0 is Accepted), once and in order.
+        let sequences = stderr().split(separator: "\n").compactMap { line -> Int? in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return object["seq"] as? Int
+        }
+        #expect(sequences.count > 5)
+        #expect(sequences == Array(1...max(1, sequences.count)), "\(sequences)")
+    }
+
     @Test func aSubmitTooLargeToArriveIsRefusedBeforeSending() throws {
         let agent = try Self.startAgent()
         defer { agent.process.terminate(); agent.process.waitUntilExit() }

@@ -158,6 +158,7 @@ extension AgentSession {
                 sequences.append(value.sequence)
                 failure = value
             case .result: Issue.record("a cancelled job produced a result")
+            case .missed: Issue.record("messages were missed on a connection that never broke")
             }
         }
         #expect(failure?.code == .cancelled)

@@ -147,6 +147,106 @@ import TestSupport
         #expect(scrape.contains("copa_agent_jobs_running 0.0"))
     }
 
+    /// A job from a registry back to it: the bytes pulled (manifests and
+    /// blobs), the packages downloaded and the bytes pushed are counted.
+    @Test func metricsCountBytesFetchedAndPushed() async throws {
+        let registry = try TestEnvironment.registry
+        let agent = try AgentProcess(Self.listening + ["--metrics-listen", "127.0.0.1:0"])
+        defer { agent.process.terminate(); agent.process.waitUntilExit() }
+        let endpoint = try await agent.endpoint()
+        let metricsPort = try #require(agent.logText.split(separator: " ").first { $0.hasPrefix("port=") }?.dropFirst(5))
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        func value(_ series: String, in scrape: String) -> Double? {
+            scrape.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        let before = try run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(metricsPort)/metrics"]).check().stdout
+        #expect(value("copa_agent_pushed_bytes_total", in: before) == 0, "\(before)")
+        try run(TestEnvironment.binary("copa"), ["patch", "--agent", endpoint, "-i", "\(registry)/fixture/debian:1.0", "-r", report,
+                                                 "-t", "1.0-metrics"]).check()
+        let scrape = try run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(metricsPort)/metrics"]).check().stdout
+        let pulled = try #require(value("copa_agent_fetched_bytes_total{from=\"registry\"}", in: scrape), "\(scrape)")
+        let packages = try #require(value("copa_agent_fetched_bytes_total{from=\"repository\"}", in: scrape), "\(scrape)")
+        let pushed = try #require(value("copa_agent_pushed_bytes_total", in: scrape), "\(scrape)")
+        // The source image's layers are pulled, at least the patch layer, its config and manifest pushed.
+        let sourceLayers = try skopeoInspectLayersSize("docker://\(registry)/fixture/debian:1.0")
+        #expect(pulled >= Double(sourceLayers), "pulled \(pulled) of \(sourceLayers) layer bytes")
+        #expect(packages > 0)
+        #expect(pushed > 0)
+    }
+
+    /// Mounting a small tmpfs needs root (CI runs as root).
+    static let canMountTmpfs: Bool = {
+        guard getuid() == 0, let directory = try? TestEnvironment.temporaryDirectory() else { return false }
+        guard (try? run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", directory]))?.status == 0 else { return false }
+        _ = try? run("/bin/umount", [directory])
+        return true
+    }()
+
+    /// The agent's workdir on a filesystem with a few kilobytes left: the
+    /// job that hits the full disk fails saying so, nothing half-written is
+    /// left in the cache, and once there is room the same job succeeds.
+    @Test(.enabled(if: canMountTmpfs, "mounting a tmpfs needs root"))
+    func aFullDiskFailsTheJobAndLeavesTheCacheConsistent() async throws {
+        let registry = try TestEnvironment.registry
+        let mount = try TestEnvironment.temporaryDirectory()
+        try run("/bin/mount", ["-t", "tmpfs", "-o", "size=32m", "tmpfs", mount]).check()
+        defer { _ = try? run("/bin/umount", ["-l", mount]) }
+        let workdir = mount + "/work"
+        let agent = try AgentProcess(Self.listening, workdir: workdir)
+        defer { agent.process.terminate(); agent.process.waitUntilExit() }
+        let endpoint = try await agent.endpoint()
+        // Fill the filesystem but for 8 KiB.
+        var stats = statvfs()
+        #expect(statvfs(mount, &stats) == 0)
+        let free = Int64(stats.f_bavail) * Int64(stats.f_frsize)
+        try run("/usr/bin/fallocate", ["-l", "\(free - 8192)", mount + "/filler"]).check()
+
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        let tag = "1.0-fulldisk-\(UUID().uuidString.prefix(8).lowercased())"
+        let arguments = ["patch", "--agent", endpoint, "-i", "\(registry)/fixture/debian:1.0", "-r", report, "-t", tag]
+        let full = try run(TestEnvironment.binary("copa"), arguments)
+        #expect(full.status == 1, "\(full.stderr)")
+        #expect(full.stderr.contains("No space left on device"), "\(full.stderr)")
+        #expect((try? skopeoDigest("docker://\(registry)/fixture/debian:\(tag)")) == nil, "nothing pushed")
+        // Every blob in the cache is whole (its name is its digest), no temporary file is left.
+        let cache = workdir + "/cache"
+        let blobs = (try? FileManager.default.contentsOfDirectory(atPath: cache + "/blobs/sha256")) ?? []
+        for blob in blobs {
+            let sum = try run("/usr/bin/sha256sum", [cache + "/blobs/sha256/" + blob]).check().stdout.prefix(64)
+            #expect(String(sum) == blob, "blob \(blob) is not what its name says")
+        }
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: cache))?.filter { $0.hasPrefix(".tmp-") } ?? []
+        #expect(leftovers.isEmpty, "\(leftovers)")
+
+        try FileManager.default.removeItem(atPath: mount + "/filler")
+        let roomy = try run(TestEnvironment.binary("copa"), arguments)
+        #expect(roomy.status == 0, "\(roomy.stderr)")
+        #expect(try skopeoLayers("docker://\(registry)/fixture/debian:\(tag)").count == 3)
+    }
+
+    /// A journal record that only partly fits on the disk is cut off again:
+    /// the next record starts on its own line and survives a restart (a torn
+    /// record used to swallow the one after it).
+    @Test(.enabled(if: canMountTmpfs, "mounting a tmpfs needs root"))
+    func aJournalRecordThatDoesNotFitLeavesTheNextOneIntact() throws {
+        let mount = try TestEnvironment.temporaryDirectory()
+        try run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]).check()
+        defer { _ = try? run("/bin/umount", ["-l", mount]) }
+        var (journal, _) = try JobJournal.open(workdir: mount)
+        var stats = statvfs()
+        #expect(statvfs(mount, &stats) == 0)
+        let free = Int64(stats.f_bavail) * Int64(stats.f_frsize)
+        try run("/usr/bin/fallocate", ["-l", "\(free - 4096)", mount + "/filler"]).check()
+        let large = [UInt8](repeating: 0x41, count: 16 << 10)
+        #expect(journal.ended("too-large", client: "key:a", frame: large) == false)
+        try FileManager.default.removeItem(atPath: mount + "/filler")
+        #expect(journal.ended("after", client: "key:a", frame: [1, 2, 3]) == true)
+        let (reopened, interrupted) = try JobJournal.open(workdir: mount)
+        #expect(interrupted.isEmpty)
+        #expect(reopened.ended["after"]?.frame == [1, 2, 3])
+        #expect(reopened.ended["too-large"] == nil)
+    }
+
     /// `--cache-max-size`: after a job the cache is pruned to the bound (here
     /// nearly nothing), and the next job fetches what it needs again.
     @Test func theBlobCacheIsPrunedToItsBound() async throws {

@@ -216,8 +216,70 @@ func skopeoLayers(_ reference: String) throws -> [String] {
     return object?["Layers"] as? [String] ?? []
 }
 
+/// The sum of an image manifest's layer sizes, as skopeo reads it raw.
+func skopeoInspectLayersSize(_ reference: String) throws -> Int64 {
+    let result = try run("/usr/bin/skopeo", ["inspect", "--tls-verify=false", "--raw", reference]).check()
+    let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+    let layers = object?["layers"] as? [[String: Any]] ?? []
+    return layers.reduce(0) { $0 + ((($1["size"] as? NSNumber)?.int64Value) ?? 0) }
+}
+
 /// The digest of an image's manifest as skopeo computes it.
 func skopeoDigest(_ reference: String) throws -> String {
     let result = try run("/usr/bin/skopeo", ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", reference]).check()
     return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// A file server (Python's http.server) that waits `delay` seconds before
+/// each answer: a slow mirror, so that a real job runs for seconds while its
+/// events flow.
+final class SlowFileServer: @unchecked Sendable {
+    let url: String
+    private let process: Process
+
+    private init(process: Process, port: Int) {
+        self.process = process
+        url = "http://127.0.0.1:\(port)"
+    }
+
+    static func start(root: String, delay: Double) async throws -> SlowFileServer {
+        let directory = try TestEnvironment.temporaryDirectory()
+        let portFile = directory + "/port"
+        let script = """
+            import functools, http.server, os, sys, time
+            class Slow(http.server.SimpleHTTPRequestHandler):
+                def do_GET(self):
+                    time.sleep(float(sys.argv[2]))
+                    super().do_GET()
+                def log_message(self, *args):
+                    pass
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Slow, directory=sys.argv[1]))
+            with open(sys.argv[3] + ".tmp", "w") as out:
+                out.write(str(server.server_address[1]))
+            os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+            server.serve_forever()
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", script, root, String(delay), portFile]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) {
+                return SlowFileServer(process: process, port: port)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw TestSetupError(message: "the slow file server did not start")
+    }
+
+    /// SIGKILL: a child started from a test thread may have SIGTERM blocked
+    /// (the thread's signal mask is inherited), and Python then never ends.
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
 }

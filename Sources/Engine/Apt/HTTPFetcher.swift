@@ -71,6 +71,7 @@ struct HTTPFetcher: Sendable {
         do {
             for try await buffer in response.body {
                 total += Int64(buffer.readableBytes)
+                TransferCounters.shared.add(buffer.readableBytes, .fetched, .repository)
                 guard total <= limit else {
                     throw EngineError(.io, "\(url) is larger than the \(limit)-byte limit")
                 }

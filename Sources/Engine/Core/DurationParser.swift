@@ -1,27 +1,39 @@
 /// Durations as the command line and the agent's policy write them: `90s`,
-/// `5m`, `1h30m`, or a plain number of seconds.
+/// `5m`, `1h30m`, `250ms`, or a plain number of seconds.
 public enum DurationParser {
     /// The duration, or nil for anything else, for zero (unless
-    /// `allowingZero`) and for a value that does not fit in seconds.
+    /// `allowingZero`) and for a value that does not fit.
     public static func parse(_ text: String, allowingZero: Bool = false) -> Duration? {
         if let seconds = Int64(text) {
-            return seconds > 0 || (allowingZero && seconds == 0) ? .seconds(seconds) : nil
+            guard seconds > 0 || (allowingZero && seconds == 0) else { return nil }
+            return seconds <= Int64.max / 1000 ? .seconds(seconds) : nil
         }
-        var total: Int64 = 0
+        let characters = Array(text)
+        var milliseconds: Int64 = 0
         var number = ""
-        for character in text {
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            index += 1
             if character.isASCII, character.isNumber {
                 number.append(character)
                 continue
             }
-            guard let value = Int64(number), let scale: Int64 = ["s": 1, "m": 60, "h": 3600][character] else { return nil }
+            var unit = String(character)
+            if character == "m", index < characters.count, characters[index] == "s" {
+                unit = "ms"
+                index += 1
+            }
+            guard let value = Int64(number), let scale: Int64 = ["ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000][unit] else {
+                return nil
+            }
             let (scaled, overflowed) = value.multipliedReportingOverflow(by: scale)
-            let (sum, overflowedSum) = total.addingReportingOverflow(scaled)
+            let (sum, overflowedSum) = milliseconds.addingReportingOverflow(scaled)
             guard !overflowed, !overflowedSum else { return nil }
-            total = sum
+            milliseconds = sum
             number = ""
         }
-        guard number.isEmpty, total > 0 || (allowingZero && total == 0 && !text.isEmpty) else { return nil }
-        return .seconds(total)
+        guard number.isEmpty, milliseconds > 0 || (allowingZero && milliseconds == 0 && !text.isEmpty) else { return nil }
+        return .milliseconds(milliseconds)
     }
 }

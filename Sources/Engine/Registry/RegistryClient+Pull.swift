@@ -23,6 +23,7 @@ extension RegistryClient {
             throw await Self.failure(response, request, notFoundMeansMissing: true)
         }
         let bytes = try await Self.collect(response, limit: Self.maxManifestSize)
+        TransferCounters.shared.add(bytes.count, .fetched, .registry)
         let digest = Digest.sha256(bytes)
         let wanted = expected?.digest ?? (try? Digest(reference))
         if let wanted, wanted != digest {
@@ -56,6 +57,7 @@ extension RegistryClient {
         let hasher = SHA256Sink(downstream: sink)
         do {
             for try await buffer in response.body {
+                TransferCounters.shared.add(buffer.readableBytes, .fetched, .registry)
                 try buffer.withUnsafeReadableBytes { try hasher.write($0) }
                 guard hasher.byteCount <= descriptor.size else {
                     throw EngineError(.verification, "registry \(repository.registry) sent more than the \(descriptor.size) bytes of blob \(descriptor.digest)")

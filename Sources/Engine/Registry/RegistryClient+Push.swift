@@ -82,6 +82,7 @@ extension RegistryClient {
             throw await Self.failure(response, finish, notFoundMeansMissing: false)
         }
         _ = try? await Self.collect(response, limit: 1 << 20)
+        TransferCounters.shared.add(Int(clamping: descriptor.size), .pushed, .registry)
     }
 
     /// PUT /v2/<name>/manifests/<tag|digest> with the manifest's media type as
@@ -105,6 +106,7 @@ extension RegistryClient {
             throw EngineError(.verification, "registry \(repository.registry) stored manifest \(descriptor.digest) as \(echoed)")
         }
         _ = try? await Self.collect(response, limit: 1 << 20)
+        TransferCounters.shared.add(bytes.count, .pushed, .registry)
         return descriptor
     }
 

@@ -82,6 +82,12 @@ public final class AgentSocket: Sendable {
         owner.post([peer.bytes, envelope.frame()])
     }
 
+    /// Queues an already framed envelope (`Envelope.frame()`).
+    @discardableResult
+    public func post(frame: [UInt8], to peer: PeerID) -> Bool {
+        owner.post([peer.bytes, frame])
+    }
+
     /// Queues an envelope and waits until ZeroMQ has taken it.
     public func send(_ envelope: Envelope, to peer: PeerID) async throws {
         try await owner.send([peer.bytes, envelope.frame()])

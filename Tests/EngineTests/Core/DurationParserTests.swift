@@ -9,6 +9,9 @@ import Testing
         #expect(DurationParser.parse("5m") == .seconds(300))
         #expect(DurationParser.parse("1h30m") == .seconds(5400))
         #expect(DurationParser.parse("45") == .seconds(45))
+        #expect(DurationParser.parse("250ms") == .milliseconds(250))
+        #expect(DurationParser.parse("1m500ms") == .milliseconds(60_500))
+        #expect(DurationParser.parse("2m5s") == .seconds(125))
     }
 
     @Test func refusesZeroUnlessAllowedAndEverythingElse() {

@@ -48,7 +48,8 @@ extension Agent {
             request = try PatchRequest(wire: submit)
             request = try configuration.policy.rules(for: inbound.userID)
                 .authorize(request, agentMirrors: configuration.mirrorHosts)
-            executor = try chooseExecutor(submit.options.executor, for: request)
+            executor = submit.hasAssembly
+                ? try assemblyExecutor(submit.assembly) : try chooseExecutor(submit.options.executor, for: request)
         } catch let refusal as PolicyRefusal {
             configuration.metrics?.refused(rule: refusal.rule)
             logger.warning("job refused", metadata: ["job": "\(key.id)", "client": "\(client)", "rule": "\(refusal.rule)", "reason": "\(refusal.message)"])
@@ -93,7 +94,7 @@ extension Agent {
             throw ProtocolError(.invalidInput, "this agent has no \(name) executor (it has: \(names))")
         }
         let platform = request.platform
-        let able = candidates.filter { $0.platforms.contains(platform) }
+        let able = candidates.filter { $0.platforms.contains { $0.matches(platform) } }
         guard let executor = (wanted == nil ? able.first { $0.prefers(request) } : nil) ?? able.first else {
             let platforms = Set(candidates.flatMap(\.platforms)).map(\.description).sorted().joined(separator: ", ")
             throw ProtocolError(.unsupportedPlatform, "this agent patches \(platforms), not \(platform)")

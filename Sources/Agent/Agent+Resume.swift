@@ -52,10 +52,16 @@ extension Agent {
             return reattach(key, to: inbound.peer, after: after)
         }
         if let ended = recentlyEnded[id], mayResume(ended.client) {
-            for entry in ended.ring.after(after) { socket?.post(frame: entry.frame, to: inbound.peer) }
+            let replay = ended.ring.after(after)
+            logger.info("job resumed", metadata: [
+                "job": "\(id)", "peer": "\(inbound.peer)", "after": "\(after.map(String.init) ?? "none")",
+                "replayed": "\(replay.count)", "ended": "yes"])
+            for entry in replay { socket?.post(frame: entry.frame, to: inbound.peer) }
             return
         }
         if let ended = journal?.ended[id], mayResume(ended.client), case .success(let envelope) = Envelope.decode(frame: ended.frame) {
+            logger.info("job resumed", metadata: [
+                "job": "\(id)", "peer": "\(inbound.peer)", "replayed": "1", "ended": "yes", "from": "journal"])
             post(envelope, to: inbound.peer)
             return
         }

@@ -79,6 +79,8 @@ public actor Agent {
     var pruning = false
     /// Set by `drain`: no new jobs.
     var draining = false
+    /// Inspects running now.
+    var inspections = 0
 
     public init(configuration: AgentConfiguration, executors: [any PatchExecutor], logger: Logger) {
         self.configuration = configuration
@@ -125,6 +127,7 @@ public actor Agent {
                     cancelJob(key, reason: cancel.reason)
                 }
             case .resume(let resume): self.resume(resume, from: inbound)
+            case .inspect(let inspect): self.inspect(inspect, from: inbound)
             case .heartbeat: break
             default:
                 reject(inbound.peer, .protocol, "an agent does not accept this message from a client")

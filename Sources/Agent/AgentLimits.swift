@@ -63,6 +63,10 @@ extension AgentLimits {
             throw PolicyRefusal(rule: "limits.max_updates",
                 "the manifest lists \(submit.manifest.updates.count) updates; at most \(maxUpdates) are allowed")
         }
+        guard submit.assembly.manifests.count <= maxListEntries else {
+            throw PolicyRefusal(rule: "limits.max_list_entries",
+                "the index assembly lists \(submit.assembly.manifests.count) manifests; at most \(maxListEntries) are allowed")
+        }
         let options = submit.options
         let lists = [("apt_sources", options.aptSources), ("insecure_registries", options.insecureRegistries)]
             + submit.manifest.updates.map { ("vulnerability ids of \($0.name.prefix(64))", $0.vulnerabilityIds) }

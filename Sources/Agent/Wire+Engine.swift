@@ -59,13 +59,14 @@ extension PatchRequest {
         options.aptMirror = submit.options.aptMirror.isEmpty ? nil : submit.options.aptMirror
         options.aptSources = submit.options.aptSources
         options.sourceDateEpoch = submit.options.hasSourceDateEpoch_p ? submit.options.sourceDateEpoch : nil
+        options.untagged = submit.untagged
         self.init(image: image, target: target, platform: platform,
                   manifest: UpdateManifest(wire: submit.manifest), options: options)
     }
 }
 
 extension Copa_Protocol_V1_Descriptor {
-    init(_ descriptor: Descriptor) {
+    public init(_ descriptor: Descriptor) {
         self.init()
         mediaType = descriptor.mediaType.rawValue
         digest = descriptor.digest.description
@@ -77,11 +78,15 @@ extension Copa_Protocol_V1_Result {
     public init(_ result: PatchResult) {
         self.init()
         image = result.reference
-        platform = result.platform.wire
         manifest = Copa_Protocol_V1_Descriptor(result.manifest)
-        config = Copa_Protocol_V1_Descriptor(result.config)
-        patchLayer = Copa_Protocol_V1_Descriptor(result.patchLayer)
-        patchLayerDiffID = result.patchLayerDiffID.description
+        if !result.isIndex {
+            platform = result.platform.wire
+            config = Copa_Protocol_V1_Descriptor(result.config)
+            patchLayer = Copa_Protocol_V1_Descriptor(result.patchLayer)
+            patchLayerDiffID = result.patchLayerDiffID.description
+        }
+        if let source = result.sourceManifest { sourceManifest = Copa_Protocol_V1_Descriptor(source) }
+        if let index = result.sourceIndex { sourceIndex = Copa_Protocol_V1_Descriptor(index) }
         packages = result.packages.map { outcome in
             var wire = Copa_Protocol_V1_PackageOutcome()
             wire.name = outcome.name
@@ -154,5 +159,31 @@ extension EngineError {
         case .forbidden: .forbidden
         case .internal: .internal
         }
+    }
+}
+
+extension Descriptor {
+    /// A descriptor from the wire: the media type, digest and size only.
+    public init(wire: Copa_Protocol_V1_Descriptor) throws {
+        guard wire.size >= 0 else { throw ProtocolError(.invalidInput, "a descriptor's size is negative") }
+        self.init(mediaType: MediaType(wire.mediaType), digest: try Digest(wire.digest), size: wire.size)
+    }
+}
+
+extension ImageSummary {
+    public var wire: Copa_Protocol_V1_ImageInfo {
+        var info = Copa_Protocol_V1_ImageInfo()
+        info.descriptor = Copa_Protocol_V1_Descriptor(descriptor)
+        info.isIndex = isIndex
+        info.entries = entries.map { entry in
+            var wire = Copa_Protocol_V1_IndexEntry()
+            wire.descriptor = Copa_Protocol_V1_Descriptor(entry.descriptor)
+            if let platform = entry.platform { wire.platform = platform.wire }
+            wire.attestation = entry.isAttestation
+            return wire
+        }
+        if let platform { info.platform = platform.wire }
+        info.annotations = annotations
+        return info
     }
 }

@@ -24,6 +24,13 @@ public enum JobUpdate: Sendable {
     }
 }
 
+/// The agent could not say what an image is (it is not there, the policy
+/// refuses it, the registry failed).
+public struct InspectFailure: Error, Sendable, CustomStringConvertible {
+    public let failure: Copa_Protocol_V1_Failure
+    public var description: String { "\(failure.message) [\(failure.code)]" }
+}
+
 /// Errors of talking to an agent, as opposed to a job failing.
 public struct AgentConnectionError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable {
@@ -184,6 +191,43 @@ public actor AgentSession {
         return stream
     }
 
+    /// Asks the agent what `image` holds (an index's platforms, or a single
+    /// image's). A Failure of the agent's is thrown as `InspectFailure`.
+    public func inspect(image: String, target: String = "", insecureRegistries: [String] = [],
+                        timeout: Duration = .seconds(90)) async throws -> Copa_Protocol_V1_ImageInfo {
+        if let closedError { throw closedError }
+        var inspect = Copa_Protocol_V1_Inspect()
+        inspect.requestID = "inspect-" + UUID().uuidString.lowercased()
+        inspect.image = image
+        inspect.insecureRegistries = insecureRegistries
+        inspect.target = target
+        let id = inspect.requestID
+        let endpoint = endpoint
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.finishInspection(id, .failure(AgentConnectionError(
+                message: "the agent at \(endpoint) did not say within \(timeout) what \(image) is")))
+        }
+        defer { timer.cancel() }
+        return try await withCheckedThrowingContinuation { waiter in
+            inspections[id] = waiter
+            socket.post(Envelope(.inspect(inspect)))
+        }
+    }
+
+    private var inspections: [String: CheckedContinuation<Copa_Protocol_V1_ImageInfo, any Error>] = [:]
+
+    private func finishInspection(_ id: String, _ outcome: Result<Copa_Protocol_V1_ImageInfo, any Error>) {
+        guard let waiter = inspections.removeValue(forKey: id) else { return }
+        waiter.resume(with: outcome)
+    }
+
+    private func failInspections(_ error: any Error) {
+        let waiters = inspections
+        inspections.removeAll()
+        for waiter in waiters.values { waiter.resume(throwing: error) }
+    }
+
     public func cancel(jobID: String, reason: String) async {
         var cancel = Copa_Protocol_V1_Cancel()
         cancel.jobID = jobID
@@ -202,6 +246,7 @@ public actor AgentSession {
         let waiters = welcomeWaiters
         welcomeWaiters.removeAll()
         for waiter in waiters { waiter.resume(throwing: error) }
+        failInspections(error)
     }
 
     private func connectionEnded() {
@@ -228,7 +273,10 @@ public actor AgentSession {
         case .accepted(let accepted): route(accepted.jobID, accepted.sequence, .accepted(accepted), final: false)
         case .event(let event): route(event.jobID, event.sequence, .event(event), final: false)
         case .result(let result): route(result.jobID, result.sequence, .result(result), final: true)
+        case .failure(let failure) where inspections[failure.jobID] != nil:
+            finishInspection(failure.jobID, .failure(InspectFailure(failure: failure)))
         case .failure(let failure): route(failure.jobID, failure.sequence, .failure(failure), final: true)
+        case .imageInfo(let info): finishInspection(info.requestID, .success(info))
         case .reject(let reject):
             let error = AgentConnectionError(message: "the agent rejected a message: \(reject.message)")
             failWelcomeWaiters(error)

@@ -1,3 +1,5 @@
+import Agent
+import Engine
 import Foundation
 import Protocol
 
@@ -7,9 +9,28 @@ import Protocol
 /// `json` prints each message as one JSON object per line, for machines.
 struct JobPrinter: Sendable {
     let mode: ProgressMode
+    /// Names the job in every line when several run at once (its platform).
+    var label: String?
+
+    init(mode: ProgressMode, label: String? = nil) {
+        self.mode = mode
+        self.label = label
+    }
+
+    func labelled(_ label: String) -> JobPrinter { JobPrinter(mode: mode, label: label) }
 
     private func err(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        let text = label.map { "[\($0)] " + line } ?? line
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// A line of the command's own (not of a job): a warning, a plan.
+    func note(_ line: String) {
+        if mode == .json {
+            emitJSON(["type": "note", "message": line])
+        } else {
+            err(line)
+        }
     }
 
     func reportSummary(_ parsed: ParsedReport, source: String) {
@@ -82,15 +103,32 @@ struct JobPrinter: Sendable {
 
     func failure(_ failure: Copa_Protocol_V1_Failure) {
         if mode == .json {
-            emitJSON(["type": "failure", "code": "\(failure.code)", "message": failure.message])
+            emitJSON(["type": "failure", "job": failure.jobID, "code": "\(failure.code)", "message": failure.message])
+        } else {
+            err("error: \(failure.message) [\(failure.code)]")
         }
-        printError("\(failure.message) [\(failure.code)]")
     }
 
-    func result(_ result: Copa_Protocol_V1_Result) {
+    /// An error of the command's own; in JSON mode a JSON line only.
+    func error(_ message: String) {
+        if mode == .json {
+            emitJSON(["type": "error", "message": message])
+        } else {
+            err("error: \(message)")
+        }
+    }
+
+    func result(_ result: Copa_Protocol_V1_Result, final: Bool = true) {
+        if mode == .json {
+            var object: [String: Any] = ["type": "result", "job": result.jobID, "seq": Int(result.sequence),
+                                         "image": result.image, "digest": result.manifest.digest]
+            if !result.platform.architecture.isEmpty { object["platform"] = Platform(wire: result.platform).description }
+            emitJSON(object)
+        }
         for warning in result.warnings {
             err("warning: \(warning.package): \(warning.message)")
         }
+        if let label, !result.packages.isEmpty { print("\(label):") }
         var rows = [["PACKAGE", "FROM", "TO", "OUTCOME"]]
         for package in result.packages {
             rows.append([package.name, package.fromVersion, package.toVersion,
@@ -101,6 +139,7 @@ struct JobPrinter: Sendable {
             let padded = row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
             print(padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
         }
+        guard final else { return }
         print("patched: \(result.image)")
         print("digest: \(result.manifest.digest)")
     }
@@ -117,7 +156,9 @@ struct JobPrinter: Sendable {
     }
 
     private func emitJSON(_ object: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        var object = object
+        if let label { object["platform"] = object["platform"] ?? label }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         FileHandle.standardError.write(data + Data("\n".utf8))
     }
 }

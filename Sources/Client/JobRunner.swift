@@ -4,71 +4,112 @@ import Foundation
 import Logging
 import Protocol
 
-/// Connects to an agent (or starts the embedded one), submits one job and
-/// follows it to its end. Returns the process exit code.
+/// A connection to one agent (remote, or the embedded one started for it).
+struct AgentConnection: Sendable {
+    let session: AgentSession
+    let welcome: Copa_Protocol_V1_Welcome
+    /// The endpoint the session is connected to (`inproc://` for the embedded agent).
+    let endpoint: String
+    /// How the user named it: the endpoint, or "embedded".
+    let name: String
+    let options: SocketOptions
+    let embeddedSocket: AgentSocket?
+
+    func close() async {
+        await session.close()
+        embeddedSocket?.close()
+    }
+}
+
+/// How one job ended, for a command that runs several.
+enum JobOutcome: Sendable {
+    case succeeded(Copa_Protocol_V1_Result)
+    case failed(Int32)
+
+    var exitCode: Int32 {
+        switch self {
+        case .succeeded: 0
+        case .failed(let code): code
+        }
+    }
+}
+
+/// Connects to an agent (or starts the embedded one), submits jobs and
+/// follows each to its end.
 struct JobRunner {
     let logger: Logger
     let printer: JobPrinter
 
-    func run(submit: Copa_Protocol_V1_Submit, agent: String?, options: SocketOptions, workdir: String,
-             timeout: Duration) async throws -> Int32 {
+    /// Connects and says hello; on failure prints why and returns nil.
+    func connect(agent: String?, options: SocketOptions, workdir: String) async -> AgentConnection? {
         var embeddedSocket: AgentSocket?
         let endpoint: String
         var options = options
-        if let agent {
-            endpoint = agent
-        } else {
-            options = SocketOptions()
-            var agentLogger = logger
-            agentLogger.logLevel = .warning
-            let embedded = try await EmbeddedAgent.start(workdir: workdir, logger: agentLogger)
-            endpoint = embedded.endpoint
-            embeddedSocket = embedded.socket
-        }
-        defer { embeddedSocket?.close() }
-
-        let session: AgentSession
-        let welcome: Copa_Protocol_V1_Welcome
         do {
-            session = try await AgentSession(endpoint: endpoint, options: options)
-            welcome = try await session.hello()
+            if let agent {
+                endpoint = agent
+            } else {
+                options = SocketOptions()
+                var agentLogger = logger
+                agentLogger.logLevel = .warning
+                let embedded = try await EmbeddedAgent.start(workdir: workdir, logger: agentLogger)
+                endpoint = embedded.endpoint
+                embeddedSocket = embedded.socket
+            }
+            let session = try await AgentSession(endpoint: endpoint, options: options)
+            do {
+                let welcome = try await session.hello()
+                printer.connected(welcome, endpoint: agent ?? "embedded")
+                return AgentConnection(session: session, welcome: welcome, endpoint: endpoint, name: agent ?? "embedded",
+                                       options: options, embeddedSocket: embeddedSocket)
+            } catch {
+                await session.close()
+                throw error
+            }
         } catch {
-            printError("\(error)")
-            return ExitCodes.agentUnreachable
+            embeddedSocket?.close()
+            printer.error("\(error)")
+            return nil
         }
-        printer.connected(welcome, endpoint: agent ?? "embedded")
+    }
 
+    /// Why the agent could never take `submit` (too large for it), or nil.
+    static func tooLarge(_ submit: Copa_Protocol_V1_Submit, for welcome: Copa_Protocol_V1_Welcome) -> String? {
         let size = Envelope(.submit(submit)).frame().count
         let limit = min(welcome.maxSubmitBytes > 0 ? Int(clamping: welcome.maxSubmitBytes) : .max, WireLimits.frameBytes)
-        guard size <= limit else {
-            printError("the job is \(size) bytes on the wire; the agent accepts at most \(limit): split the report, or ask the agent's owner to raise limits.max_submit_bytes")
-            return ExitCodes.invalidInput
+        guard size > limit else { return nil }
+        return "the job is \(size) bytes on the wire; the agent accepts at most \(limit): split the report, or ask the agent's owner to raise limits.max_submit_bytes"
+    }
+
+    /// Runs one job to its end: prints its progress and result with
+    /// `printer`, reconnects once the agent falls silent, and gives up
+    /// (cancelling it) `timeout` + 60 s after it was submitted.
+    func run(submit: Copa_Protocol_V1_Submit, on connection: AgentConnection, timeout: Duration,
+             printer: JobPrinter, final: Bool = true) async -> JobOutcome {
+        let welcome = connection.welcome
+        if let tooLarge = Self.tooLarge(submit, for: welcome) {
+            printer.error(tooLarge)
+            return .failed(ExitCodes.invalidInput)
         }
-        let link = JobLink(session)
+        let link = JobLink(connection.session)
         let jobID = submit.jobID
-        // Ctrl-C stops the job on the agent too, rather than leaving it to
-        // run out the agent's resume window.
-        let interrupt = SignalHandler(SIGINT) {
-            Task {
-                await link.cancel(jobID: jobID, reason: "the client was interrupted")
-                try? await Task.sleep(for: .milliseconds(300))
-                exit(ExitCodes.interrupted)
-            }
+        await ActiveJobs.shared.add(jobID, link)
+        defer { Task { await ActiveJobs.shared.remove(jobID) } }
+        let updates: AsyncThrowingStream<JobUpdate, any Error>
+        do {
+            updates = try await connection.session.submit(submit)
+        } catch {
+            printer.error("\(error)")
+            return .failed(ExitCodes.agentUnreachable)
         }
-        defer {
-            interrupt.cancel()
-            Task { await link.close() }
-        }
-        let updates = try await session.submit(submit)
-        let printer = printer
-        let reconnect = Reconnect(endpoint: endpoint, options: options, welcome: welcome)
+        let reconnect = Reconnect(endpoint: connection.endpoint, options: connection.options, welcome: welcome)
         // The agent enforces the timeout; this watchdog covers an agent that
         // never concludes the job although it keeps answering.
         let watchdog = timeout + .seconds(60)
         do {
-            return try await withThrowingTaskGroup(of: Int32.self) { group in
+            return try await withThrowingTaskGroup(of: JobOutcome.self) { group in
                 group.addTask {
-                    try await Self.follow(jobID, updates, link: link, reconnect: reconnect, printer: printer)
+                    try await Self.follow(jobID, updates, link: link, reconnect: reconnect, printer: printer, final: final)
                 }
                 group.addTask {
                     try await Task.sleep(for: watchdog)
@@ -76,14 +117,14 @@ struct JobRunner {
                     throw JobWatchdogExpired(message: "no result from the agent within \(watchdog); the job was cancelled")
                 }
                 defer { group.cancelAll() }
-                return try await group.next() ?? ExitCodes.agentUnreachable
+                return try await group.next() ?? .failed(ExitCodes.agentUnreachable)
             }
         } catch let error as JobWatchdogExpired {
-            printError("\(error)")
-            return ExitCodes.cancelled
+            printer.error("\(error)")
+            return .failed(ExitCodes.cancelled)
         } catch {
-            printError("\(error)")
-            return ExitCodes.agentUnreachable
+            printer.error("\(error)")
+            return .failed(ExitCodes.agentUnreachable)
         }
     }
 
@@ -121,7 +162,7 @@ struct JobRunner {
     }
 
     private static func follow(_ jobID: String, _ first: AsyncThrowingStream<JobUpdate, any Error>, link: JobLink,
-                               reconnect: Reconnect, printer: JobPrinter) async throws -> Int32 {
+                               reconnect: Reconnect, printer: JobPrinter, final: Bool) async throws -> JobOutcome {
         var updates = first
         var last: UInt64?
         while true {
@@ -135,11 +176,11 @@ struct JobRunner {
                     case .result(let result):
                         // Errored packages only reach a result with --ignore-errors,
                         // which asks for the patch to go on; the table shows them.
-                        printer.result(result)
-                        return 0
+                        printer.result(result, final: final)
+                        return .succeeded(result)
                     case .failure(let failure):
                         printer.failure(failure)
-                        return exitCode(for: failure.code)
+                        return .failed(exitCode(for: failure.code))
                     }
                 }
                 throw AgentConnectionError(message: "the agent closed the job without a result")
@@ -186,5 +227,30 @@ actor JobLink {
 
     func cancel(jobID: String, reason: String) async {
         await session.cancel(jobID: jobID, reason: reason)
+    }
+}
+
+/// The jobs this process follows, so Ctrl-C can cancel each on its agent
+/// rather than leave them to run out the agent's resume window.
+actor ActiveJobs {
+    static let shared = ActiveJobs()
+    private var links: [String: JobLink] = [:]
+
+    func add(_ jobID: String, _ link: JobLink) { links[jobID] = link }
+    func remove(_ jobID: String) { links[jobID] = nil }
+
+    func cancelAll(reason: String) async {
+        for (jobID, link) in links { await link.cancel(jobID: jobID, reason: reason) }
+    }
+
+    /// Installs the SIGINT handler: cancel every job, then exit 130.
+    static func cancelOnInterrupt() -> SignalHandler {
+        SignalHandler(SIGINT) {
+            Task {
+                await ActiveJobs.shared.cancelAll(reason: "the client was interrupted")
+                try? await Task.sleep(for: .milliseconds(300))
+                exit(ExitCodes.interrupted)
+            }
+        }
     }
 }

@@ -22,7 +22,8 @@ struct PatchCommand: AsyncParsableCommand {
     @Option(name: [.short, .customLong("image")], help: "Image to patch: REGISTRY/REPO:TAG or oci:PATH[:TAG].")
     var image: String
 
-    @Option(name: [.short, .customLong("report")], help: "Scanner report (Trivy JSON) or Copa UpdateManifest JSON.")
+    @Option(name: [.short, .customLong("report")],
+            help: "Scanner report (Trivy JSON or Copa UpdateManifest JSON), or a directory of them, one per platform.")
     var report: String
 
     @Option(name: [.short, .customLong("tag")],
@@ -46,8 +47,9 @@ struct PatchCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Platform to patch (os/arch[/variant]). Default: the report's architecture, else the agent's.")
-    var platform: String?
+    @Option(help: ArgumentHelp("Platforms to patch (os/arch[/variant], comma-separated or repeated).",
+                               discussion: "Default: the platforms the reports are for; an index's other platforms are kept as they are."))
+    var platform: [String] = []
 
     @Option(help: "Executor on the agent: auto, native or buildkit.")
     var executor = "auto"
@@ -67,49 +69,170 @@ struct PatchCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = Logger(label: "copa")
         let agent = connection.agent
+        let printer = JobPrinter(mode: progress)
         let socketOptions: SocketOptions
-        let parsed: ParsedReport
+        let reports: (reports: [PlatformReport], isDirectory: Bool)
         let target: String
         let timeoutDuration: Duration
-        let platformValue: Platform?
+        let requested: [Platform]
         do {
-            parsed = try ReportLoader.load(path: report, scanner: scanner)
+            reports = try ReportSet.load(report, scanner: scanner)
             target = try TargetReference.resolve(image: image, tag: tag, suffix: tagSuffix, embedded: agent == nil)
             guard let duration = DurationParser.parse(timeout) else {
                 throw EngineError(.invalidInput, "--timeout \(timeout) is not a duration; use e.g. 90s, 5m or 1h")
             }
             timeoutDuration = duration
             socketOptions = try connection.socketOptions()
-            platformValue = try platform.map { try Platform(parsing: $0) }
-                ?? (parsed.manifest.architecture.isEmpty ? nil : Platform(os: "linux", architecture: parsed.manifest.architecture, variant: nil))
+            requested = try platform.flatMap { $0.split(separator: ",") }
+                .map { try Platform(parsing: $0.trimmingCharacters(in: .whitespaces)) }
         } catch {
-            printError("\(error)")
+            printer.error("\(error)")
             throw ExitCode(ExitCodes.invalidInput)
         }
-        let printer = JobPrinter(mode: progress)
-        printer.reportSummary(parsed, source: report)
+        for report in reports.reports { printer.reportSummary(report.parsed, source: report.path) }
 
+        let runner = JobRunner(logger: logger, printer: printer)
+        guard let agentConnection = await runner.connect(agent: agent, options: socketOptions,
+                                                         workdir: workdir ?? EmbeddedAgent.defaultWorkdir()) else {
+            throw ExitCode(ExitCodes.agentUnreachable)
+        }
+        let interrupt = ActiveJobs.cancelOnInterrupt()
+        defer { interrupt.cancel() }
+        let source = agent == nil ? TargetReference.absolutizeLayout(image) : image
+        let exitCode: Int32
+        do {
+            // Checked before anything is asked of the agent: a job it could never take.
+            for report in reports.reports {
+                let submit = makeSubmit(source: source, target: target, platform: nil, report: report, timeout: timeoutDuration)
+                if let tooLarge = JobRunner.tooLarge(submit, for: agentConnection.welcome) {
+                    throw EngineError(.invalidInput, tooLarge)
+                }
+            }
+            let info = try await agentConnection.session.inspect(image: source, target: target,
+                                                                 insecureRegistries: insecureRegistries)
+            if info.isIndex {
+                let plan = try PlatformPlan(image: image, info: info, reports: reports.reports,
+                                            isDirectory: reports.isDirectory, requested: requested)
+                exitCode = await patchIndex(plan, source: source, target: target, runner: runner,
+                                            connection: agentConnection, timeout: timeoutDuration)
+            } else {
+                let chosen = try singleImageJob(info: info, reports: reports.reports, requested: requested)
+                var submit = makeSubmit(source: source, target: target, platform: chosen.platform, report: chosen.report,
+                                        timeout: timeoutDuration)
+                submit.untagged = false
+                exitCode = await runner.run(submit: submit, on: agentConnection, timeout: timeoutDuration, printer: printer).exitCode
+            }
+        } catch let error as InspectFailure {
+            printer.error(error.description)
+            exitCode = JobRunner.exitCode(for: error.failure.code)
+        } catch let error as AgentConnectionError {
+            printer.error(error.description)
+            exitCode = ExitCodes.agentUnreachable
+        } catch {
+            printer.error("\(error)")
+            exitCode = ExitCodes.invalidInput
+        }
+        await agentConnection.close()
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+
+    /// The one job of a single-platform image: its report, and its own
+    /// platform (a --platform or report for another one is refused here,
+    /// before any work).
+    private func singleImageJob(info: Copa_Protocol_V1_ImageInfo, reports: [PlatformReport],
+                                requested: [Platform]) throws -> (platform: Platform?, report: PlatformReport) {
+        let own = info.platform.architecture.isEmpty ? nil : Platform(wire: info.platform)
+        let wanted = requested.first ?? (reports.count == 1 ? reports.first?.platform : nil) ?? own
+        if let own, let wanted, !wanted.matches(own) {
+            throw EngineError(.invalidInput, """
+                \(image) is a single-platform image for \(own), and the job is for \(wanted): \
+                give --platform \(own) (or a report for \(own)), or patch an index that lists \(wanted)
+                """)
+        }
+        guard requested.count <= 1 else {
+            throw EngineError(.invalidInput, "\(image) is a single-platform image (\(own.map(\.description) ?? "of unknown platform")); give at most one --platform")
+        }
+        let report: PlatformReport
+        if reports.count == 1, let only = reports.first {
+            report = only
+        } else if let match = reports.first(where: { $0.platform.map { p in (own ?? wanted).map { $0.matches(p) || p.matches($0) } ?? false } ?? false }) {
+            report = match
+        } else {
+            throw EngineError(.invalidInput, "no report in \(self.report) is for \(own.map(\.description) ?? "this image's platform"), the platform of \(image)")
+        }
+        return (own ?? wanted, report)
+    }
+
+    private func makeSubmit(source: String, target: String, platform: Platform?, report: PlatformReport,
+                            timeout: Duration) -> Copa_Protocol_V1_Submit {
         var submit = Copa_Protocol_V1_Submit()
         submit.jobID = UUID().uuidString.lowercased()
-        submit.image = agent == nil ? TargetReference.absolutizeLayout(image) : image
+        submit.image = source
         submit.target = target
-        if let platformValue { submit.platform = platformValue.wire }
-        submit.manifest = parsed.manifest.wire
-        submit.options.ignoreErrors = ignoreErrors
-        submit.options.timeoutSeconds = UInt32(min(Double(UInt32.max), timeoutDuration.seconds))
-        submit.options.executor = executor
-        submit.options.insecureRegistries = insecureRegistries
-        submit.options.aptMirror = aptMirror ?? ""
-        submit.options.aptSources = aptSources
-        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], let value = Int64(epoch) {
-            submit.options.hasSourceDateEpoch_p = true
-            submit.options.sourceDateEpoch = value
-        }
+        if let platform { submit.platform = platform.wire }
+        submit.manifest = report.parsed.manifest.wire
+        submit.options = jobOptions(timeout: timeout)
+        return submit
+    }
 
-        let exitCode = try await JobRunner(logger: logger, printer: printer).run(
-            submit: submit, agent: agent, options: socketOptions,
-            workdir: workdir ?? EmbeddedAgent.defaultWorkdir(), timeout: timeoutDuration)
-        if exitCode != 0 { throw ExitCode(exitCode) }
+    private func jobOptions(timeout: Duration) -> Copa_Protocol_V1_JobOptions {
+        var options = Copa_Protocol_V1_JobOptions()
+        options.ignoreErrors = ignoreErrors
+        options.timeoutSeconds = UInt32(min(Double(UInt32.max), timeout.seconds))
+        options.executor = executor
+        options.insecureRegistries = insecureRegistries
+        options.aptMirror = aptMirror ?? ""
+        options.aptSources = aptSources
+        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], let value = Int64(epoch) {
+            options.hasSourceDateEpoch_p = true
+            options.sourceDateEpoch = value
+        }
+        return options
+    }
+
+    /// One job per platform (untagged), then the index with them under the
+    /// target tag. Nothing is tagged unless every platform succeeded.
+    private func patchIndex(_ plan: PlatformPlan, source: String, target: String, runner: JobRunner,
+                            connection: AgentConnection, timeout: Duration) async -> Int32 {
+        let printer = runner.printer
+        let keptPlatforms = plan.kept.map { entry in
+            entry.attestation ? "attestation" : entry.platform.architecture.isEmpty ? entry.descriptor.digest : Platform(wire: entry.platform).description
+        }
+        printer.note("\(image) is an index: patching \(plan.jobs.map(\.platform.description).joined(separator: ", "))"
+            + (keptPlatforms.isEmpty ? "" : "; keeping \(keptPlatforms.joined(separator: ", ")) as they are"))
+        let outcomes = await withTaskGroup(of: (Int, JobOutcome).self) { group in
+            for (position, job) in plan.jobs.enumerated() {
+                var submit = makeSubmit(source: source, target: target, platform: job.platform, report: job.report, timeout: timeout)
+                submit.untagged = true
+                let labelled = printer.labelled(job.platform.description)
+                group.addTask {
+                    (position, await runner.run(submit: submit, on: connection, timeout: timeout, printer: labelled, final: false))
+                }
+            }
+            var outcomes: [(Int, JobOutcome)] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        var patched: [Copa_Protocol_V1_PatchedManifest] = []
+        for (job, outcome) in zip(plan.jobs, outcomes) {
+            guard case .succeeded(let result) = outcome else { continue }
+            var entry = Copa_Protocol_V1_PatchedManifest()
+            entry.source = result.hasSourceManifest ? result.sourceManifest : Copa_Protocol_V1_Descriptor(job.entry)
+            entry.patched = result.manifest
+            patched.append(entry)
+        }
+        if let failed = outcomes.first(where: { $0.exitCode != 0 }) {
+            let names = zip(plan.jobs, outcomes).filter { $0.1.exitCode != 0 }.map(\.0.platform.description)
+            printer.error("\(names.joined(separator: ", ")) could not be patched; \(target) was not written (the other platforms' patched manifests are stored untagged)")
+            return failed.exitCode
+        }
+        var assembly = Copa_Protocol_V1_Submit()
+        assembly.jobID = UUID().uuidString.lowercased()
+        assembly.image = source
+        assembly.target = target
+        assembly.assembly.manifests = patched
+        assembly.options = jobOptions(timeout: timeout)
+        return await runner.run(submit: assembly, on: connection, timeout: timeout, printer: printer.labelled("index")).exitCode
     }
 }
 

@@ -236,6 +236,22 @@ public nonisolated struct Copa_Protocol_V1_Envelope: Sendable {
     set {body = .resume(newValue)}
   }
 
+  public var inspect: Copa_Protocol_V1_Inspect {
+    get {
+      if case .inspect(let v)? = body {return v}
+      return Copa_Protocol_V1_Inspect()
+    }
+    set {body = .inspect(newValue)}
+  }
+
+  public var imageInfo: Copa_Protocol_V1_ImageInfo {
+    get {
+      if case .imageInfo(let v)? = body {return v}
+      return Copa_Protocol_V1_ImageInfo()
+    }
+    set {body = .imageInfo(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -250,6 +266,8 @@ public nonisolated struct Copa_Protocol_V1_Envelope: Sendable {
     case reject(Copa_Protocol_V1_Reject)
     case heartbeat(Copa_Protocol_V1_Heartbeat)
     case resume(Copa_Protocol_V1_Resume)
+    case inspect(Copa_Protocol_V1_Inspect)
+    case imageInfo(Copa_Protocol_V1_ImageInfo)
 
   }
 
@@ -404,11 +422,180 @@ public nonisolated struct Copa_Protocol_V1_Submit: @unchecked Sendable {
   /// Clears the value of `options`. Subsequent reads from it will return its default value.
   public mutating func clearOptions() {_uniqueStorage()._options = nil}
 
+  /// Write the patched manifest (and its blobs) to the target's repository or
+  /// layout by digest only, and tag nothing: an IndexAssembly job tags the
+  /// index that lists it once every platform is done. Set by the client for
+  /// each platform of a multi-platform image.
+  public var untagged: Bool {
+    get {_storage._untagged}
+    set {_uniqueStorage()._untagged = newValue}
+  }
+
+  /// When set, the job patches nothing: it writes the index (or manifest list)
+  /// `image` names with the listed platforms replaced by their patched
+  /// manifests, every other entry kept as it is, under the target's tag.
+  /// `manifest` and `platform` are then ignored.
+  public var assembly: Copa_Protocol_V1_IndexAssembly {
+    get {_storage._assembly ?? Copa_Protocol_V1_IndexAssembly()}
+    set {_uniqueStorage()._assembly = newValue}
+  }
+  /// Returns true if `assembly` has been explicitly set.
+  public var hasAssembly: Bool {_storage._assembly != nil}
+  /// Clears the value of `assembly`. Subsequent reads from it will return its default value.
+  public mutating func clearAssembly() {_uniqueStorage()._assembly = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Copa_Protocol_V1_IndexAssembly: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var manifests: [Copa_Protocol_V1_PatchedManifest] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Copa_Protocol_V1_PatchedManifest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the source index's entry it replaces (by digest)
+  public var source: Copa_Protocol_V1_Descriptor {
+    get {_source ?? Copa_Protocol_V1_Descriptor()}
+    set {_source = newValue}
+  }
+  /// Returns true if `source` has been explicitly set.
+  public var hasSource: Bool {self._source != nil}
+  /// Clears the value of `source`. Subsequent reads from it will return its default value.
+  public mutating func clearSource() {self._source = nil}
+
+  /// the patched manifest, already at the target (an untagged job's Result)
+  public var patched: Copa_Protocol_V1_Descriptor {
+    get {_patched ?? Copa_Protocol_V1_Descriptor()}
+    set {_patched = newValue}
+  }
+  /// Returns true if `patched` has been explicitly set.
+  public var hasPatched: Bool {self._patched != nil}
+  /// Clears the value of `patched`. Subsequent reads from it will return its default value.
+  public mutating func clearPatched() {self._patched = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _source: Copa_Protocol_V1_Descriptor? = nil
+  fileprivate var _patched: Copa_Protocol_V1_Descriptor? = nil
+}
+
+/// Client -> agent: what an image reference holds, read with the agent's
+/// credentials and under its policy (registries.pull, layouts.read). The agent
+/// answers ImageInfo, or Failure with the same request id.
+public nonisolated struct Copa_Protocol_V1_Inspect: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// chosen by the client; shares the job-id space of its connection
+  public var requestID: String = String()
+
+  public var image: String = String()
+
+  public var insecureRegistries: [String] = []
+
+  /// The target the jobs that follow will write: checked against the policy
+  /// now (registries.push, layouts.write), so a refusal comes before any work.
+  public var target: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Copa_Protocol_V1_ImageInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: String = String()
+
+  /// the top-level manifest or index
+  public var descriptor: Copa_Protocol_V1_Descriptor {
+    get {_descriptor ?? Copa_Protocol_V1_Descriptor()}
+    set {_descriptor = newValue}
+  }
+  /// Returns true if `descriptor` has been explicitly set.
+  public var hasDescriptor: Bool {self._descriptor != nil}
+  /// Clears the value of `descriptor`. Subsequent reads from it will return its default value.
+  public mutating func clearDescriptor() {self._descriptor = nil}
+
+  public var isIndex: Bool = false
+
+  /// An index's entries in order: images, nested indexes, attestations.
+  public var entries: [Copa_Protocol_V1_IndexEntry] = []
+
+  /// A single image's platform, from its configuration.
+  public var platform: Copa_Protocol_V1_Platform {
+    get {_platform ?? Copa_Protocol_V1_Platform()}
+    set {_platform = newValue}
+  }
+  /// Returns true if `platform` has been explicitly set.
+  public var hasPlatform: Bool {self._platform != nil}
+  /// Clears the value of `platform`. Subsequent reads from it will return its default value.
+  public mutating func clearPlatform() {self._platform = nil}
+
+  public var annotations: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _descriptor: Copa_Protocol_V1_Descriptor? = nil
+  fileprivate var _platform: Copa_Protocol_V1_Platform? = nil
+}
+
+public nonisolated struct Copa_Protocol_V1_IndexEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var descriptor: Copa_Protocol_V1_Descriptor {
+    get {_descriptor ?? Copa_Protocol_V1_Descriptor()}
+    set {_descriptor = newValue}
+  }
+  /// Returns true if `descriptor` has been explicitly set.
+  public var hasDescriptor: Bool {self._descriptor != nil}
+  /// Clears the value of `descriptor`. Subsequent reads from it will return its default value.
+  public mutating func clearDescriptor() {self._descriptor = nil}
+
+  /// empty when the entry names none
+  public var platform: Copa_Protocol_V1_Platform {
+    get {_platform ?? Copa_Protocol_V1_Platform()}
+    set {_platform = newValue}
+  }
+  /// Returns true if `platform` has been explicitly set.
+  public var hasPlatform: Bool {self._platform != nil}
+  /// Clears the value of `platform`. Subsequent reads from it will return its default value.
+  public mutating func clearPlatform() {self._platform = nil}
+
+  /// An attestation manifest (platform unknown/unknown, or
+  /// vnd.docker.reference.type = attestation-manifest): never patched, always kept.
+  public var attestation: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _descriptor: Copa_Protocol_V1_Descriptor? = nil
+  fileprivate var _platform: Copa_Protocol_V1_Platform? = nil
 }
 
 public nonisolated struct Copa_Protocol_V1_JobOptions: Sendable {
@@ -769,6 +956,26 @@ public nonisolated struct Copa_Protocol_V1_Result: @unchecked Sendable {
   /// Clears the value of `platform`. Subsequent reads from it will return its default value.
   public mutating func clearPlatform() {_uniqueStorage()._platform = nil}
 
+  /// The manifest that was patched, and the index it was chosen from (empty
+  /// for a single-platform image).
+  public var sourceManifest: Copa_Protocol_V1_Descriptor {
+    get {_storage._sourceManifest ?? Copa_Protocol_V1_Descriptor()}
+    set {_uniqueStorage()._sourceManifest = newValue}
+  }
+  /// Returns true if `sourceManifest` has been explicitly set.
+  public var hasSourceManifest: Bool {_storage._sourceManifest != nil}
+  /// Clears the value of `sourceManifest`. Subsequent reads from it will return its default value.
+  public mutating func clearSourceManifest() {_uniqueStorage()._sourceManifest = nil}
+
+  public var sourceIndex: Copa_Protocol_V1_Descriptor {
+    get {_storage._sourceIndex ?? Copa_Protocol_V1_Descriptor()}
+    set {_uniqueStorage()._sourceIndex = newValue}
+  }
+  /// Returns true if `sourceIndex` has been explicitly set.
+  public var hasSourceIndex: Bool {_storage._sourceIndex != nil}
+  /// Clears the value of `sourceIndex`. Subsequent reads from it will return its default value.
+  public mutating func clearSourceIndex() {_uniqueStorage()._sourceIndex = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -967,7 +1174,7 @@ nonisolated extension Copa_Protocol_V1_ErrorCode: SwiftProtobuf._ProtoNameProvid
 
 nonisolated extension Copa_Protocol_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}hello\0\u{1}welcome\0\u{1}submit\0\u{1}accepted\0\u{1}event\0\u{1}result\0\u{1}failure\0\u{1}cancel\0\u{1}reject\0\u{1}heartbeat\0\u{1}resume\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{2}\u{9}hello\0\u{1}welcome\0\u{1}submit\0\u{1}accepted\0\u{1}event\0\u{1}result\0\u{1}failure\0\u{1}cancel\0\u{1}reject\0\u{1}heartbeat\0\u{1}resume\0\u{1}inspect\0\u{3}image_info\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1119,6 +1326,32 @@ nonisolated extension Copa_Protocol_V1_Envelope: SwiftProtobuf.Message, SwiftPro
           self.body = .resume(v)
         }
       }()
+      case 21: try {
+        var v: Copa_Protocol_V1_Inspect?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .inspect(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .inspect(v)
+        }
+      }()
+      case 22: try {
+        var v: Copa_Protocol_V1_ImageInfo?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .imageInfo(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .imageInfo(v)
+        }
+      }()
       default: break
       }
     }
@@ -1176,6 +1409,14 @@ nonisolated extension Copa_Protocol_V1_Envelope: SwiftProtobuf.Message, SwiftPro
     case .resume?: try {
       guard case .resume(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+    }()
+    case .inspect?: try {
+      guard case .inspect(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case .imageInfo?: try {
+      guard case .imageInfo(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
     }()
     case nil: break
     }
@@ -1402,7 +1643,7 @@ nonisolated extension Copa_Protocol_V1_Platform: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Copa_Protocol_V1_Submit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Submit"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}image\0\u{1}target\0\u{1}platform\0\u{1}manifest\0\u{1}options\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}image\0\u{1}target\0\u{1}platform\0\u{1}manifest\0\u{1}options\0\u{1}untagged\0\u{1}assembly\0")
 
   fileprivate class _StorageClass {
     var _jobID: String = String()
@@ -1411,6 +1652,8 @@ nonisolated extension Copa_Protocol_V1_Submit: SwiftProtobuf.Message, SwiftProto
     var _platform: Copa_Protocol_V1_Platform? = nil
     var _manifest: Copa_Protocol_V1_UpdateManifest? = nil
     var _options: Copa_Protocol_V1_JobOptions? = nil
+    var _untagged: Bool = false
+    var _assembly: Copa_Protocol_V1_IndexAssembly? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1427,6 +1670,8 @@ nonisolated extension Copa_Protocol_V1_Submit: SwiftProtobuf.Message, SwiftProto
       _platform = source._platform
       _manifest = source._manifest
       _options = source._options
+      _untagged = source._untagged
+      _assembly = source._assembly
     }
   }
 
@@ -1451,6 +1696,8 @@ nonisolated extension Copa_Protocol_V1_Submit: SwiftProtobuf.Message, SwiftProto
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._platform) }()
         case 5: try { try decoder.decodeSingularMessageField(value: &_storage._manifest) }()
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._options) }()
+        case 7: try { try decoder.decodeSingularBoolField(value: &_storage._untagged) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._assembly) }()
         default: break
         }
       }
@@ -1481,6 +1728,12 @@ nonisolated extension Copa_Protocol_V1_Submit: SwiftProtobuf.Message, SwiftProto
       try { if let v = _storage._options {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
       } }()
+      if _storage._untagged != false {
+        try visitor.visitSingularBoolField(value: _storage._untagged, fieldNumber: 7)
+      }
+      try { if let v = _storage._assembly {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1496,10 +1749,229 @@ nonisolated extension Copa_Protocol_V1_Submit: SwiftProtobuf.Message, SwiftProto
         if _storage._platform != rhs_storage._platform {return false}
         if _storage._manifest != rhs_storage._manifest {return false}
         if _storage._options != rhs_storage._options {return false}
+        if _storage._untagged != rhs_storage._untagged {return false}
+        if _storage._assembly != rhs_storage._assembly {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Copa_Protocol_V1_IndexAssembly: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IndexAssembly"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}manifests\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.manifests) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.manifests.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.manifests, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Copa_Protocol_V1_IndexAssembly, rhs: Copa_Protocol_V1_IndexAssembly) -> Bool {
+    if lhs.manifests != rhs.manifests {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Copa_Protocol_V1_PatchedManifest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PatchedManifest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}source\0\u{1}patched\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._source) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._patched) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._source {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._patched {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Copa_Protocol_V1_PatchedManifest, rhs: Copa_Protocol_V1_PatchedManifest) -> Bool {
+    if lhs._source != rhs._source {return false}
+    if lhs._patched != rhs._patched {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Copa_Protocol_V1_Inspect: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Inspect"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}image\0\u{3}insecure_registries\0\u{1}target\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.image) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.insecureRegistries) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.target) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    if !self.image.isEmpty {
+      try visitor.visitSingularStringField(value: self.image, fieldNumber: 2)
+    }
+    if !self.insecureRegistries.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.insecureRegistries, fieldNumber: 3)
+    }
+    if !self.target.isEmpty {
+      try visitor.visitSingularStringField(value: self.target, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Copa_Protocol_V1_Inspect, rhs: Copa_Protocol_V1_Inspect) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.image != rhs.image {return false}
+    if lhs.insecureRegistries != rhs.insecureRegistries {return false}
+    if lhs.target != rhs.target {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Copa_Protocol_V1_ImageInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImageInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}descriptor\0\u{3}is_index\0\u{1}entries\0\u{1}platform\0\u{1}annotations\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._descriptor) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.isIndex) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._platform) }()
+      case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.annotations) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    try { if let v = self._descriptor {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.isIndex != false {
+      try visitor.visitSingularBoolField(value: self.isIndex, fieldNumber: 3)
+    }
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 4)
+    }
+    try { if let v = self._platform {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if !self.annotations.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.annotations, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Copa_Protocol_V1_ImageInfo, rhs: Copa_Protocol_V1_ImageInfo) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs._descriptor != rhs._descriptor {return false}
+    if lhs.isIndex != rhs.isIndex {return false}
+    if lhs.entries != rhs.entries {return false}
+    if lhs._platform != rhs._platform {return false}
+    if lhs.annotations != rhs.annotations {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Copa_Protocol_V1_IndexEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IndexEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}descriptor\0\u{1}platform\0\u{1}attestation\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._descriptor) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._platform) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.attestation) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._descriptor {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._platform {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.attestation != false {
+      try visitor.visitSingularBoolField(value: self.attestation, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Copa_Protocol_V1_IndexEntry, rhs: Copa_Protocol_V1_IndexEntry) -> Bool {
+    if lhs._descriptor != rhs._descriptor {return false}
+    if lhs._platform != rhs._platform {return false}
+    if lhs.attestation != rhs.attestation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1969,7 +2441,7 @@ nonisolated extension Copa_Protocol_V1_Descriptor: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Copa_Protocol_V1_Result: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Result"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}sequence\0\u{1}image\0\u{1}manifest\0\u{1}config\0\u{3}patch_layer\0\u{3}patch_layer_diff_id\0\u{1}packages\0\u{1}warnings\0\u{1}platform\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}sequence\0\u{1}image\0\u{1}manifest\0\u{1}config\0\u{3}patch_layer\0\u{3}patch_layer_diff_id\0\u{1}packages\0\u{1}warnings\0\u{1}platform\0\u{3}source_manifest\0\u{3}source_index\0")
 
   fileprivate class _StorageClass {
     var _jobID: String = String()
@@ -1982,6 +2454,8 @@ nonisolated extension Copa_Protocol_V1_Result: SwiftProtobuf.Message, SwiftProto
     var _packages: [Copa_Protocol_V1_PackageOutcome] = []
     var _warnings: [Copa_Protocol_V1_Warning] = []
     var _platform: Copa_Protocol_V1_Platform? = nil
+    var _sourceManifest: Copa_Protocol_V1_Descriptor? = nil
+    var _sourceIndex: Copa_Protocol_V1_Descriptor? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2002,6 +2476,8 @@ nonisolated extension Copa_Protocol_V1_Result: SwiftProtobuf.Message, SwiftProto
       _packages = source._packages
       _warnings = source._warnings
       _platform = source._platform
+      _sourceManifest = source._sourceManifest
+      _sourceIndex = source._sourceIndex
     }
   }
 
@@ -2030,6 +2506,8 @@ nonisolated extension Copa_Protocol_V1_Result: SwiftProtobuf.Message, SwiftProto
         case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._packages) }()
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._warnings) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._platform) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._sourceManifest) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._sourceIndex) }()
         default: break
         }
       }
@@ -2072,6 +2550,12 @@ nonisolated extension Copa_Protocol_V1_Result: SwiftProtobuf.Message, SwiftProto
       try { if let v = _storage._platform {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
       } }()
+      try { if let v = _storage._sourceManifest {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._sourceIndex {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2091,6 +2575,8 @@ nonisolated extension Copa_Protocol_V1_Result: SwiftProtobuf.Message, SwiftProto
         if _storage._packages != rhs_storage._packages {return false}
         if _storage._warnings != rhs_storage._warnings {return false}
         if _storage._platform != rhs_storage._platform {return false}
+        if _storage._sourceManifest != rhs_storage._sourceManifest {return false}
+        if _storage._sourceIndex != rhs_storage._sourceIndex {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Protocol
 import Testing
+import TestSupport
 @testable import Agent
 @testable import Client
 
@@ -39,6 +40,17 @@ struct GateExecutor: PatchExecutor {
     }
 }
 
+/// Lists the native executor's arm64 entry as it does (`arm64/v8`) and
+/// fails each job at once.
+struct Arm64Executor: PatchExecutor {
+    let name = "native"
+    let platforms = [Platform(os: "linux", architecture: "arm64", variant: "v8")]
+
+    func patch(_ request: PatchRequest, reporter: any PatchReporter) async throws -> PatchResult {
+        throw EngineError(.packageNotFound, "ran for \(request.platform)")
+    }
+}
+
 extension AgentSession {
     /// The agent's running-job count, asked again every 50 ms for up to 5 s
     /// until it is 0: a freed slot shows in the next Welcome after it is freed.
@@ -68,6 +80,28 @@ extension AgentSession {
         submit.target = "oci:/nonexistent:\(id)-patched"
         submit.manifest.osFamily = "debian"
         return submit
+    }
+
+    /// `linux/arm64` and `linux/arm64/v8` are one platform (OCI's default
+    /// variant): the agent hands both to an executor that lists `arm64/v8`,
+    /// as the BuildKit executor and the index lookup already did.
+    @Test(arguments: ["linux/arm64", "linux/arm64/v8", "linux/arm64/8"])
+    func aPlatformWithoutItsDefaultVariantIsTheSamePlatform(platform: String) async throws {
+        let socket = try await AgentSocket.bind("tcp://127.0.0.1:0")
+        defer { socket.close() }
+        let agent = Agent(configuration: AgentConfiguration(name: "arm", workdir: NSTemporaryDirectory()),
+                          executors: [Arm64Executor()], logger: Logger(label: "test"))
+        Task { await agent.serve(socket) }
+        let session = try await AgentSession(endpoint: socket.endpoint)
+        defer { Task { await session.close() } }
+        _ = try await session.hello()
+        var arm = submit("arm")
+        arm.platform = try Platform(parsing: platform).wire
+        let job = arm
+        let all = try await withDeadline(.seconds(20), "the arm64 job") { try await AgentSharingTests.collect(try await session.submit(job)) }
+        let failure = try #require(AgentSharingTests.finalFailure(all))
+        #expect(failure.code == .packageNotFound, "\(failure.message)")
+        #expect(failure.message.contains("ran for linux/arm64"))
     }
 
     @Test(arguments: ["tcp://127.0.0.1:0", "ipc://\(NSTemporaryDirectory())copa-agent-\(UUID().uuidString.prefix(8)).sock",

@@ -88,13 +88,17 @@ struct BurstExecutor: PatchExecutor {
         try await client.send(Envelope(.submit(submit(id))))
         var inbox = client.messages.makeAsyncIterator()
         var last: UInt64 = 0
-        for _ in 0..<count {
+        var read = 0
+        while read < count {
             guard case .success(let envelope) = await inbox.next() else { break }
             switch envelope.body {
             case .accepted(let accepted): last = accepted.sequence
             case .event(let event): last = event.sequence
+            // The agent's heartbeats come whenever it has nothing else to send: not the job's.
+            case .heartbeat: continue
             default: Issue.record("unexpected \(envelope.body.map { "\($0)" } ?? "nothing")")
             }
+            read += 1
         }
         return last
     }

@@ -137,13 +137,23 @@ import TestSupport
         let refused = try run(TestEnvironment.binary("copa"), ["patch", "--agent", endpoint, "-i", "registry.example/team/app:1",
                                                                "-r", report, "-t", "registry.example/other/app:1"])
         #expect(refused.status == 3)
+        #expect(refused.stderr.contains("registries.push") || refused.stderr.contains("pushes only beside the source image"), "\(refused.stderr)")
+        // An image that is not there: refused at the Inspect, before any job.
         let missing = try run(TestEnvironment.binary("copa"), ["patch", "--agent", endpoint, "-i", "oci:fixture:no-such-tag", "-r", report])
         #expect(missing.status == 1)
+        #expect(missing.stderr.contains("no-such-tag"), "\(missing.stderr)")
+        // A job the agent accepts and that then fails: an OS it does not patch.
+        let fedora = try TestEnvironment.temporaryDirectory() + "/fedora.json"
+        try String(contentsOfFile: report, encoding: .utf8)
+            .replacingOccurrences(of: "\"Family\": \"debian\"", with: "\"Family\": \"fedora\"")
+            .write(toFile: fedora, atomically: true, encoding: .utf8)
+        let unsupported = try run(TestEnvironment.binary("copa"), ["patch", "--agent", endpoint, "-i", "oci:fixture:debian", "-r", fedora])
+        #expect(unsupported.status == 3, "\(unsupported.stderr)")
         let scrape = try run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(metricsPort)/metrics"]).check().stdout
         #expect(scrape.contains("copa_agent_refusals_total{rule=\"registries.push\"} 1"), "\(scrape)")
-        #expect(scrape.contains("copa_agent_jobs_total{outcome=\"imageNotFound\"} 1"))
+        #expect(scrape.contains("copa_agent_jobs_total{outcome=\"unsupportedOs\"} 1"), "\(scrape)")
         #expect(scrape.contains("copa_agent_jobs_accepted_total 1"))
-        #expect(scrape.contains("copa_agent_job_duration_seconds_count 2"))
+        #expect(scrape.contains("copa_agent_job_duration_seconds_count 1"))
         #expect(scrape.contains("copa_agent_jobs_running 0.0"))
     }
 

@@ -109,6 +109,20 @@ import Testing
         }
     }
 
+    /// A single-platform amd64 image asked for as arm64 is refused before
+    /// any work (it used to be patched with arm64 packages), naming both.
+    @Test func aSingleArchImageOfAnotherPlatformIsRefused() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let workdir = try TestEnvironment.temporaryDirectory()
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        let result = try patch(["-i", "oci:\(layout):debian", "-r", report, "--platform", "linux/arm64", "-t", "arm"], workdir: workdir)
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("single-platform image for linux/amd64, and the job is for linux/arm64"), "\(result.stderr)")
+        #expect(try run("/usr/bin/skopeo", ["inspect", "oci:\(layout):arm"]).status != 0)
+        let blobs = (try? FileManager.default.contentsOfDirectory(atPath: workdir + "/cache/blobs/sha256")) ?? []
+        #expect(blobs.isEmpty, "no layer was fetched: \(blobs)")
+    }
+
     @Test func clearErrorsForBadInput() throws {
         let layout = try TestEnvironment.copyFixtureLayout()
         let workdir = try TestEnvironment.temporaryDirectory()

@@ -8,36 +8,8 @@ extension AgentPolicy.Rules {
     /// the hosts of the agent's own `--apt-mirror`, always allowed.
     func authorize(_ request: PatchRequest, agentMirrors: [String]) throws(PolicyRefusal) -> PatchRequest {
         var request = request
-        switch request.image {
-        case .layout(let path, let tag):
-            request.image = .layout(path: try Self.confine(path, to: layoutReadRoots, rule: "layouts.read"), tag: tag)
-        case .registry(let source):
-            guard Self.matches(pull, "\(source.registry)/\(source.repository)") else {
-                throw PolicyRefusal(rule: "registries.pull",
-                    "this agent does not pull \(source.registry)/\(source.repository) for this client")
-            }
-        }
-        switch request.target {
-        case .layout(let path, let tag):
-            request.target = .layout(path: try Self.confine(path, to: layoutWriteRoots, rule: "layouts.write"), tag: tag)
-        case .registry(let target):
-            let name = "\(target.registry)/\(target.repository)"
-            if let push {
-                guard Self.matches(push, name) else {
-                    throw PolicyRefusal(rule: "registries.push", "this agent does not push to \(name) for this client")
-                }
-            } else {
-                guard case .registry(let source) = request.image, source.registry == target.registry,
-                      source.repository == target.repository else {
-                    throw PolicyRefusal(rule: "registries.push",
-                        "this agent pushes only beside the source image (same registry and repository, another tag), not to \(name)")
-                }
-            }
-        }
-        for registry in request.options.insecureRegistries where !Self.matches(insecureRegistries, registry) {
-            throw PolicyRefusal(rule: "registries.insecure",
-                "this agent does not talk plain HTTP to \(registry); only registries its policy lists may be insecure")
-        }
+        request.image = try authorizeRead(request.image, insecureRegistries: request.options.insecureRegistries)
+        request.target = try authorizeWrite(request.target, source: request.image)
         var uris: [String] = []
         if let mirror = request.options.aptMirror { uris.append(mirror) }
         for line in request.options.aptSources {
@@ -47,6 +19,50 @@ extension AgentPolicy.Rules {
         for uri in uris { try checkSource(uri, agentMirrors: agentMirrors) }
         request.options.allowPrivateAddresses = allowPrivateAddresses
         return request
+    }
+
+    /// Checks where a job writes: a layout under the write roots (returned
+    /// resolved), a registry repository the push patterns allow (by default
+    /// only the source's own repository).
+    func authorizeWrite(_ target: ImageReference, source: ImageReference) throws(PolicyRefusal) -> ImageReference {
+        switch target {
+        case .layout(let path, let tag):
+            return .layout(path: try Self.confine(path, to: layoutWriteRoots, rule: "layouts.write"), tag: tag)
+        case .registry(let reference):
+            let name = "\(reference.registry)/\(reference.repository)"
+            if let push {
+                guard Self.matches(push, name) else {
+                    throw PolicyRefusal(rule: "registries.push", "this agent does not push to \(name) for this client")
+                }
+            } else {
+                guard case .registry(let origin) = source, origin.registry == reference.registry,
+                      origin.repository == reference.repository else {
+                    throw PolicyRefusal(rule: "registries.push",
+                        "this agent pushes only beside the source image (same registry and repository, another tag), not to \(name)")
+                }
+            }
+            return target
+        }
+    }
+
+    /// Checks an image the client wants read (a job's source, an Inspect):
+    /// a layout under the read roots (returned resolved), a registry
+    /// repository the pull patterns allow, plain HTTP only to listed registries.
+    func authorizeRead(_ image: ImageReference, insecureRegistries requested: [String]) throws(PolicyRefusal) -> ImageReference {
+        for registry in requested where !Self.matches(insecureRegistries, registry) {
+            throw PolicyRefusal(rule: "registries.insecure",
+                "this agent does not talk plain HTTP to \(registry); only registries its policy lists may be insecure")
+        }
+        switch image {
+        case .layout(let path, let tag):
+            return .layout(path: try Self.confine(path, to: layoutReadRoots, rule: "layouts.read"), tag: tag)
+        case .registry(let source):
+            guard Self.matches(pull, "\(source.registry)/\(source.repository)") else {
+                throw PolicyRefusal(rule: "registries.pull",
+                    "this agent does not pull \(source.registry)/\(source.repository) for this client")
+            }
+            return image
+        }
     }
 
     /// A source a job names itself: http or https, to an allowed host.

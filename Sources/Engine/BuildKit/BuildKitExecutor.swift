@@ -175,6 +175,11 @@ public struct BuildKitExecutor: PatchExecutor {
             "containerimage.config": String(decoding: config.canonicalBytes(), as: UTF8.self),
         ]
         if job.registry.usesPlainHTTP(targetReference.registry) { attributes["registry.insecure"] = "true" }
+        if request.options.untagged {
+            // One platform of an index: pushed by digest, the index assembly tags it.
+            attributes["name"] = "\(targetReference.registry)/\(targetReference.repository)"
+            attributes["push-by-digest"] = "true"
+        }
         solve.exporterAttrsDeprecated = attributes
 
         let exported = try await job.step("buildkit-solve") { try await run(solve, reporter: reporter) }
@@ -226,8 +231,17 @@ public struct BuildKitExecutor: PatchExecutor {
         let outcomes = try PatchValidator(cache: job.cache, layer: layer, probe: planned.probe, plan: planned.plan,
                                           ignoreErrors: request.options.ignoreErrors).validate()
         let diffIDs = try image.config.diffIDs()
-        return PatchResult(reference: request.target.description, platform: request.platform, manifest: image.descriptor,
-                           config: image.manifest.config, patchLayer: layer, patchLayerDiffID: diffIDs.last ?? layer.digest,
-                           packages: outcomes, warnings: graph.warnings)
+        var result = PatchResult(reference: request.target.description, platform: request.platform, manifest: image.descriptor,
+                                 config: image.manifest.config, patchLayer: layer, patchLayerDiffID: diffIDs.last ?? layer.digest,
+                                 packages: outcomes, warnings: graph.warnings)
+        result.sourceManifest = planned.image.descriptor
+        result.sourceIndex = planned.image.index
+        return result
+    }
+}
+
+extension BuildKitExecutor: ImageOperations {
+    public func withAssembler<T: Sendable>(options: PatchOptions, _ body: (IndexAssembler) async throws -> T) async throws -> T {
+        try await planner.withAssembler(options: options, body)
     }
 }

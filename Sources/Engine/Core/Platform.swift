@@ -51,12 +51,30 @@ public struct Platform: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 
-    /// Whether an image for `candidate` runs where `self` is wanted. A missing
-    /// variant on either side matches the architecture's default (arm64 → v8).
+    /// Whether an image for `candidate` runs where `self` is wanted: the one
+    /// platform comparison of the engine, the agent and both executors. OS
+    /// and architecture must be equal; variants are compared after the OCI
+    /// normalisation (image-index.md "variant"; containerd's): `arm64` is
+    /// `arm64/v8` (and `8` is `v8`), `arm/7` is `arm/v7`, `amd64/v1` is
+    /// `amd64`. A wanted platform without a variant, on an architecture with
+    /// no default one, takes any variant.
     public func matches(_ candidate: Platform) -> Bool {
-        guard os == candidate.os, architecture == candidate.architecture else { return false }
-        guard let wanted = variant ?? Self.defaultVariant(architecture) else { return true }
-        return (candidate.variant ?? Self.defaultVariant(architecture)).map { $0 == wanted } ?? true
+        guard os.lowercased() == candidate.os.lowercased(), architecture == candidate.architecture else { return false }
+        let wanted = Self.normalizedVariant(variant, of: architecture)
+        guard let wanted else { return variant == nil || Self.normalizedVariant(candidate.variant, of: architecture) == nil }
+        return Self.normalizedVariant(candidate.variant, of: architecture) == wanted
+    }
+
+    /// The variant as OCI platforms are normalised: the architecture's
+    /// default when none is given, `v` added to a bare number, `amd64/v1` none.
+    static func normalizedVariant(_ variant: String?, of architecture: String) -> String? {
+        var value = variant?.lowercased()
+        if let text = value, let first = text.first, first.isNumber { value = "v" + text }
+        switch architecture {
+        case "arm64": return value ?? "v8"
+        case "amd64": return value == "v1" ? nil : value
+        default: return value
+        }
     }
 
     public var description: String {
@@ -77,9 +95,5 @@ public struct Platform: Sendable, Hashable, Codable, CustomStringConvertible {
         case "i386", "i686": return "386"
         default: return name
         }
-    }
-
-    private static func defaultVariant(_ architecture: String) -> String? {
-        architecture == "arm64" ? "v8" : nil
     }
 }

@@ -51,6 +51,9 @@ public struct PatchOptions: Sendable {
     /// Whether apt fetches may reach link-local and cloud metadata addresses
     /// (the agent's policy decides; the embedded agent allows them).
     public var allowPrivateAddresses = true
+    /// Write the patched manifest by digest only and tag nothing (one
+    /// platform of an index; the index is tagged once all are done).
+    public var untagged = false
 
     public init() {}
 }
@@ -99,6 +102,12 @@ public struct PatchResult: Sendable {
     public var patchLayerDiffID: Digest
     public var packages: [PackageOutcome]
     public var warnings: [PatchWarning]
+    /// The manifest that was patched, and the index it was chosen from.
+    public var sourceManifest: Descriptor?
+    public var sourceIndex: Descriptor?
+    /// The job wrote an index (an assembly): `manifest` is the index, and
+    /// there is no config or patch layer of its own.
+    public var isIndex = false
 
     public init(reference: String, platform: Platform, manifest: Descriptor, config: Descriptor, patchLayer: Descriptor,
                 patchLayerDiffID: Digest, packages: [PackageOutcome], warnings: [PatchWarning]) {

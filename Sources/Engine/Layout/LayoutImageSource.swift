@@ -16,6 +16,17 @@ public struct LayoutImageSource: ImageSource {
     public func fetchBlob(_ descriptor: Descriptor, to sink: any ByteSink) async throws {
         try layout.copyBlob(descriptor, to: sink)
     }
+
+    public func top() async throws -> (descriptor: Descriptor, bytes: [UInt8]) {
+        let entry = try layout.entry(tag: tag)
+        return (entry, try layout.readBlob(entry, limit: OCILayout.maxManifestBytes))
+    }
+
+    public func fetchManifest(_ descriptor: Descriptor) async throws -> [UInt8] {
+        try layout.readBlob(descriptor, limit: OCILayout.maxManifestBytes)
+    }
+
+    public var location: String { "layout:\(layout.path)" }
 }
 
 /// Writes images into an OCI image layout (created if missing).
@@ -49,4 +60,10 @@ public struct LayoutImageDestination: ImageDestination {
         try layout.setManifest(descriptor, tag: tag)
         return descriptor
     }
+
+    public func putListedManifest(_ bytes: [UInt8], mediaType: MediaType) async throws -> Descriptor {
+        try layout.writeBlob(bytes, mediaType: mediaType)
+    }
+
+    public var location: String { "layout:\(layout.path)" }
 }

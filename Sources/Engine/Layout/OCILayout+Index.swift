@@ -1,4 +1,8 @@
 extension OCILayout {
+    /// The largest manifest or index read from a layout (the distribution
+    /// spec lets registries refuse manifests over 4 MiB).
+    public static let maxManifestBytes = 4 << 20
+
     /// The `index.json` entry for `tag` (its `org.opencontainers.image.ref.name`
     /// annotation, image-layout.md "index.json file"). With no tag, a layout
     /// holding exactly one entry resolves to it.
@@ -21,10 +25,10 @@ extension OCILayout {
     public func resolve(tag: String?, platform: Platform) async throws -> SourceImage {
         let top = try entry(tag: tag)
         let resolver = ManifestResolver(
-            fetchManifest: { try self.readBlob($0, limit: 4 << 20) },
+            fetchManifest: { try self.readBlob($0, limit: Self.maxManifestBytes) },
             fetchConfig: { try self.readBlob($0) },
             sourceName: "the OCI image layout '\(path)'" + (tag.map { " tag '\($0)'" } ?? ""))
-        return try await resolver.resolve(top: top, bytes: try readBlob(top, limit: 4 << 20), platform: platform)
+        return try await resolver.resolve(top: top, bytes: try readBlob(top, limit: Self.maxManifestBytes), platform: platform)
     }
 
     /// Adds `descriptor` to `index.json` under `tag`, replacing only the entry

@@ -14,6 +14,16 @@ public protocol ImageSource: Sendable {
     /// Where the source's blobs live, for a destination that can mount them
     /// instead of copying; nil when they cannot be mounted.
     var blobOrigin: BlobOrigin? { get }
+
+    /// The manifest or index the reference names, as stored (verified
+    /// against the reference's digest when it has one).
+    func top() async throws -> (descriptor: Descriptor, bytes: [UInt8])
+
+    /// A manifest or index of the source by descriptor, verified against it.
+    func fetchManifest(_ descriptor: Descriptor) async throws -> [UInt8]
+
+    /// Where the source is, to tell whether a destination is the same place.
+    var location: String { get }
 }
 
 extension ImageSource {
@@ -50,8 +60,20 @@ public protocol ImageDestination: Sendable {
     /// Stores a manifest (or index) under `tag`, or untagged when nil, and
     /// returns its descriptor. Every blob it names must already be present.
     func putManifest(_ bytes: [UInt8], mediaType: MediaType, tag: String?) async throws -> Descriptor
+
+    /// Stores a manifest that an index will list, tagging nothing. A
+    /// registry needs it put by digest; a layout needs only the blob (the
+    /// index that lists it is what `index.json` will name).
+    func putListedManifest(_ bytes: [UInt8], mediaType: MediaType) async throws -> Descriptor
+
+    /// Where the destination is: equal to an `ImageSource.location` when
+    /// both are the same repository or layout.
+    var location: String { get }
 }
 
 extension ImageDestination {
     public func mountBlob(_ descriptor: Descriptor, from origin: BlobOrigin) async throws -> Bool { false }
+    public func putListedManifest(_ bytes: [UInt8], mediaType: MediaType) async throws -> Descriptor {
+        try await putManifest(bytes, mediaType: mediaType, tag: nil)
+    }
 }

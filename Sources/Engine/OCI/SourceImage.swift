@@ -38,7 +38,7 @@ struct ManifestResolver {
             let mediaType = try Self.manifestType(declared: descriptor.mediaType, bytes: bytes)
             descriptor.mediaType = mediaType
             guard mediaType.isIndex else {
-                return try await image(descriptor: descriptor, bytes: bytes, index: parentIndex)
+                return try await image(descriptor: descriptor, bytes: bytes, index: parentIndex, platform: platform)
             }
             let index = try ImageIndex(bytes: bytes)
             guard let entry = index.manifest(for: platform) else {
@@ -53,7 +53,11 @@ struct ManifestResolver {
         throw EngineError(.invalidInput, "\(sourceName) nests image indexes deeper than \(Self.maxIndexDepth) levels")
     }
 
-    private func image(descriptor: Descriptor, bytes: [UInt8], index: Descriptor?) async throws -> SourceImage {
+    /// The image manifest and its configuration. A single-platform image
+    /// (no index above it) whose configuration names another platform than
+    /// the job's is refused here, before any layer is read: patching it would
+    /// install another architecture's packages.
+    private func image(descriptor: Descriptor, bytes: [UInt8], index: Descriptor?, platform: Platform) async throws -> SourceImage {
         let manifest = try ImageManifest(bytes: bytes)
         guard let family = MediaTypeFamily(manifestType: descriptor.mediaType) else {
             throw EngineError(.invalidInput, "\(sourceName) has a manifest of unsupported type \(descriptor.mediaType)")
@@ -63,6 +67,12 @@ struct ManifestResolver {
         }
         let configBytes = try await fetchConfig(manifest.config)
         let config = try ImageConfiguration(bytes: configBytes)
+        if index == nil, let own = config.platform, !platform.matches(own) {
+            throw EngineError(.invalidInput, """
+                \(sourceName) is a single-platform image for \(own), and the job is for \(platform): \
+                give --platform \(own) (or a report for \(own)), or patch an index that lists \(platform)
+                """)
+        }
         return SourceImage(descriptor: descriptor, manifest: manifest, manifestBytes: bytes,
                            configBytes: configBytes, config: config, family: family, index: index)
     }

@@ -45,7 +45,9 @@ struct ImageExporter {
     /// Pushes/writes blobs first (skipping what the destination has, mounting
     /// within a registry, else uploading from the local cache) and the
     /// manifest last, so a failure never leaves a tag pointing at missing blobs.
-    static func publish(_ built: Built, to destination: any ImageDestination, tag: String?,
+    /// `listed`: the manifest is one platform of an index still to be
+    /// written, so it is stored untagged (`putListedManifest`).
+    static func publish(_ built: Built, to destination: any ImageDestination, tag: String?, listed: Bool = false,
                         source: any ImageSource, cache: OCILayout) async throws -> Descriptor {
         for layer in built.layers {
             try Task.checkCancellation()
@@ -58,6 +60,9 @@ struct ImageExporter {
         }
         if try await !destination.hasBlob(built.config) {
             try await destination.putBlob(built.config, bytes: built.configBytes)
+        }
+        if listed {
+            return try await destination.putListedManifest(built.manifestBytes, mediaType: built.manifest.mediaType)
         }
         return try await destination.putManifest(built.manifestBytes, mediaType: built.manifest.mediaType, tag: tag)
     }

@@ -62,13 +62,17 @@ public struct NativeExecutor: PatchExecutor {
         return try await body(try makeJob(request, reporter: reporter, scratch: scratch))
     }
 
-    private func makeJob(_ request: PatchRequest, reporter: any PatchReporter, scratch: String) throws -> PatchJob {
+    private func registryClient(_ options: PatchOptions) throws -> RegistryClient {
         var registryConfiguration = RegistryClient.Configuration()
-        registryConfiguration.insecureRegistries = request.options.insecureRegistries
+        registryConfiguration.insecureRegistries = options.insecureRegistries
         registryConfiguration.credentials = try DockerConfig.load()
-        return PatchJob(
+        return RegistryClient(configuration: registryConfiguration, httpClient: http)
+    }
+
+    private func makeJob(_ request: PatchRequest, reporter: any PatchReporter, scratch: String) throws -> PatchJob {
+        PatchJob(
             request: request, reporter: reporter, defaults: defaults,
-            registry: RegistryClient(configuration: registryConfiguration, httpClient: http),
+            registry: try registryClient(request.options),
             fetcher: HTTPFetcher(client: HTTPFetcher.sourcesClient, allowPrivateAddresses: request.options.allowPrivateAddresses),
             cache: try OCILayout.create(at: workdir + "/cache").touchingBlobs(),
             scratch: scratch, indexCache: indexCache)
@@ -81,5 +85,14 @@ public struct NativeExecutor: PatchExecutor {
             throw EngineError(.unsupportedOS,
                 "the report is for \(family) \(manifest.os.version); this project patches \(supportedFamilies.joined(separator: " and ")) images (dpkg) only")
         }
+    }
+}
+
+extension NativeExecutor: ImageOperations {
+    public func withAssembler<T: Sendable>(options: PatchOptions, _ body: (IndexAssembler) async throws -> T) async throws -> T {
+        let scratch = workdir + "/jobs/" + UUID().uuidString.lowercased()
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        return try await body(IndexAssembler(registry: try registryClient(options), scratch: scratch))
     }
 }

@@ -44,12 +44,19 @@ struct PatchJob {
                                             created: created, summary: summary(plan))
         let destination = try makeImageDestination(request.target, client: registry)
         let written = try await step("export") {
-            try await ImageExporter.publish(built, to: destination, tag: request.target.tagName, source: source, cache: cache)
+            try await ImageExporter.publish(built, to: destination, tag: targetTag, listed: request.options.untagged, source: source, cache: cache)
         }
-        return PatchResult(reference: request.target.description, platform: request.platform, manifest: written,
-                           config: built.config, patchLayer: layer.descriptor, patchLayerDiffID: layer.diffID,
-                           packages: outcomes, warnings: layer.warnings)
+        var result = PatchResult(reference: request.target.description, platform: request.platform, manifest: written,
+                                 config: built.config, patchLayer: layer.descriptor, patchLayerDiffID: layer.diffID,
+                                 packages: outcomes, warnings: layer.warnings)
+        result.sourceManifest = image.descriptor
+        result.sourceIndex = image.index
+        return result
     }
+
+    /// The tag the patched manifest is written under: none for one platform
+    /// of an index, which the index assembly tags.
+    var targetTag: String? { request.options.untagged ? nil : request.target.tagName }
 
     /// resolve image → fetch layers → probe → repositories → resolve.
     func prepare() async throws -> Planned {
@@ -164,13 +171,16 @@ struct PatchJob {
         let built = ImageExporter.Built(configBytes: image.configBytes, config: image.manifest.config,
                                         manifestBytes: image.manifestBytes, manifest: image.descriptor, layers: image.layers)
         let written = try await step("export") {
-            try await ImageExporter.publish(built, to: destination, tag: request.target.tagName, source: source, cache: cache)
+            try await ImageExporter.publish(built, to: destination, tag: targetTag, listed: request.options.untagged, source: source, cache: cache)
         }
         let diffIDs = try image.config.diffIDs()
-        return PatchResult(reference: request.target.description, platform: request.platform, manifest: written,
-                           config: image.manifest.config, patchLayer: image.layers.last ?? image.manifest.config,
-                           patchLayerDiffID: diffIDs.last ?? image.manifest.config.digest,
-                           packages: plan.outcomes, warnings: [])
+        var result = PatchResult(reference: request.target.description, platform: request.platform, manifest: written,
+                                 config: image.manifest.config, patchLayer: image.layers.last ?? image.manifest.config,
+                                 patchLayerDiffID: diffIDs.last ?? image.manifest.config.digest,
+                                 packages: plan.outcomes, warnings: [])
+        result.sourceManifest = image.descriptor
+        result.sourceIndex = image.index
+        return result
     }
 }
 

@@ -27,6 +27,17 @@ public struct RegistryImageSource: ImageSource {
     public var blobOrigin: BlobOrigin? {
         BlobOrigin(registry: reference.registry, repository: reference.repository)
     }
+
+    public func top() async throws -> (descriptor: Descriptor, bytes: [UInt8]) {
+        try await client.fetchManifest(reference.repositoryLocation, reference: reference.manifestReference)
+    }
+
+    public func fetchManifest(_ descriptor: Descriptor) async throws -> [UInt8] {
+        try await client.fetchManifest(reference.repositoryLocation, reference: descriptor.digest.description,
+                                       expected: descriptor).bytes
+    }
+
+    public var location: String { "registry:\(reference.registry)/\(reference.repository)" }
 }
 
 /// Writes an image to a registry repository.
@@ -60,6 +71,8 @@ public struct RegistryImageDestination: ImageDestination {
     public func putManifest(_ bytes: [UInt8], mediaType: MediaType, tag: String?) async throws -> Descriptor {
         try await client.putManifest(bytes, mediaType: mediaType, to: repository, tag: tag)
     }
+
+    public var location: String { "registry:\(repository.registry)/\(repository.name)" }
 }
 
 /// The source for a reference: a registry repository or an OCI image layout.

@@ -32,6 +32,20 @@ import Testing
         #expect(try Platform(parsing: "linux/arm").matches(try Platform(parsing: "linux/arm/v6")))
     }
 
+    /// OCI's variant normalisation, as containerd applies it.
+    @Test func variantsAreNormalised() throws {
+        func platform(_ text: String) throws -> Platform { try Platform(parsing: text) }
+        #expect(try platform("linux/arm64/8").matches(try platform("linux/arm64")))
+        #expect(try platform("linux/arm64").matches(try platform("linux/arm64/8")))
+        #expect(!(try platform("linux/arm64")).matches(try platform("linux/arm64/v9")))
+        #expect(try platform("linux/arm/7").matches(try platform("linux/arm/v7")))
+        #expect(try platform("linux/amd64/v1").matches(try platform("linux/amd64")))
+        #expect(try platform("linux/amd64").matches(try platform("linux/amd64/v1")))
+        #expect(try platform("linux/amd64").matches(try platform("linux/amd64/v3")), "no variant wanted: any")
+        #expect(!(try platform("linux/amd64/v3")).matches(try platform("linux/amd64")))
+        #expect(!(try platform("windows/amd64")).matches(try platform("linux/amd64")))
+    }
+
     @Test func codesSpecFieldNames() throws {
         let json = #"{"architecture":"amd64","os":"windows","os.version":"10.0.17763.1","os.features":["win32k"]}"#
         let platform = try JSONDecoder().decode(Platform.self, from: Data(json.utf8))

@@ -5,9 +5,11 @@ import Testing
 
 /// `copa patch` of an image index (the fixture `multi`: linux/amd64,
 /// linux/arm64/v8 and an attestation manifest), run as the real binary and
-/// read back with skopeo, umoci and dpkg-query.
-@Suite(.serialized) struct MultiPlatformPatchTests {
-    struct Index {
+/// read back with skopeo, umoci and dpkg-query. Part of the serialized
+/// EmbeddedPatchTests suite: these tests wait for processes on the shared
+/// test thread pool, and two such waits at once starve the async tests.
+extension EmbeddedPatchTests {
+    struct MultiIndex {
         let raw: [String: Any]
         var manifests: [[String: Any]] { raw["manifests"] as? [[String: Any]] ?? [] }
         var annotations: [String: String] { raw["annotations"] as? [String: String] ?? [:] }
@@ -17,21 +19,21 @@ import Testing
         }
     }
 
-    static func index(_ reference: String) throws -> Index {
+    static func multiIndex(_ reference: String) throws -> MultiIndex {
         let result = try run("/usr/bin/skopeo", ["inspect", "--tls-verify=false", "--raw", reference]).check()
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-        return Index(raw: object ?? [:])
+        return MultiIndex(raw: object ?? [:])
     }
 
     /// One platform of an index, copied out by skopeo and unpacked by umoci.
-    static func unpack(_ reference: String, architecture: String) throws -> UnpackedImage {
+    static func unpackPlatform(_ reference: String, architecture: String) throws -> UnpackedImage {
         let layout = try TestEnvironment.temporaryDirectory() + "/layout"
         try run("/usr/bin/skopeo", ["--insecure-policy", "--override-arch", architecture, "copy", "--quiet",
                                     "--src-tls-verify=false", reference, "oci:\(layout):image"]).check()
         return try UnpackedImage.unpack(layout: layout, tag: "image")
     }
 
-    func patch(_ arguments: [String]) throws -> CommandResult {
+    func patchIndex(_ arguments: [String]) throws -> CommandResult {
         let workdir = try TestEnvironment.temporaryDirectory()
         return try run(TestEnvironment.binary("copa"), ["patch", "--workdir", workdir] + arguments)
     }
@@ -41,12 +43,12 @@ import Testing
     @Test func aReportDirectoryPatchesEveryPlatformOfALayoutIndex() throws {
         let layout = try TestEnvironment.copyFixtureLayout()
         let reports = try TestEnvironment.fixtures + "/images/reports-multi"
-        let result = try patch(["-i", "oci:\(layout):multi", "-r", reports, "-t", "multi-patched"])
+        let result = try patchIndex(["-i", "oci:\(layout):multi", "-r", reports, "-t", "multi-patched"])
         try result.check()
         #expect(result.stdout.contains("patched: oci:\(layout):multi-patched"), "\(result.stdout)")
 
-        let source = try Self.index("oci:\(layout):multi")
-        let patched = try Self.index("oci:\(layout):multi-patched")
+        let source = try Self.multiIndex("oci:\(layout):multi")
+        let patched = try Self.multiIndex("oci:\(layout):multi-patched")
         #expect(patched.manifests.count == 3)
         #expect(patched.raw["mediaType"] as? String == "application/vnd.oci.image.index.v1+json")
         for architecture in ["amd64", "arm64"] {
@@ -54,7 +56,7 @@ import Testing
             #expect(patched.digest(architecture: architecture) != source.digest(architecture: architecture), "\(architecture)")
         }
         // The attestation entry, byte for byte the same descriptor.
-        let attestation = { (index: Index) in
+        let attestation = { (index: MultiIndex) in
             index.manifests.first { ($0["platform"] as? [String: Any])?["architecture"] as? String == "unknown" }
         }
         #expect(attestation(patched).map { NSDictionary(dictionary: $0) } == attestation(source).map { NSDictionary(dictionary: $0) })
@@ -64,10 +66,10 @@ import Testing
         let arm = patched.manifests.first { ($0["platform"] as? [String: Any])?["architecture"] as? String == "arm64" }
         #expect((arm?["platform"] as? [String: Any])?["variant"] as? String == "v8")
 
-        let amd64 = try Self.unpack("oci:\(layout):multi-patched", architecture: "amd64")
+        let amd64 = try Self.unpackPlatform("oci:\(layout):multi-patched", architecture: "amd64")
         #expect(try amd64.installedVersions()["fx-multi"] == "1.0-2")
         #expect(amd64.contents("usr/lib/x86_64-linux-gnu/libfx.so.1")?.contains("1.0-2") == true)
-        let arm64 = try Self.unpack("oci:\(layout):multi-patched", architecture: "arm64")
+        let arm64 = try Self.unpackPlatform("oci:\(layout):multi-patched", architecture: "arm64")
         let versions = try arm64.installedVersions()
         for (name, version) in EmbeddedPatchTests.expected {
             #expect(versions[name] == version, "arm64 \(name)")
@@ -82,9 +84,9 @@ import Testing
     @Test func oneReportPatchesItsPlatformAndKeepsTheOther() throws {
         let layout = try TestEnvironment.copyFixtureLayout()
         let report = try TestEnvironment.fixtures + "/images/trivy-debian-arm64.json"
-        try patch(["-i", "oci:\(layout):multi", "-r", report, "-t", "arm-only"]).check()
-        let source = try Self.index("oci:\(layout):multi")
-        let patched = try Self.index("oci:\(layout):arm-only")
+        try patchIndex(["-i", "oci:\(layout):multi", "-r", report, "-t", "arm-only"]).check()
+        let source = try Self.multiIndex("oci:\(layout):multi")
+        let patched = try Self.multiIndex("oci:\(layout):arm-only")
         #expect(patched.manifests.count == 3)
         #expect(patched.digest(architecture: "amd64") == source.digest(architecture: "amd64"))
         #expect(patched.digest(architecture: "arm64") != source.digest(architecture: "arm64"))
@@ -96,14 +98,14 @@ import Testing
         let registry = try TestEnvironment.registry
         let reports = try TestEnvironment.fixtures + "/images/reports-multi"
         let tag = "patched-\(UInt32.random(in: 0 ... .max))"
-        try patch(["-i", "\(registry)/fixture/multi:1.0", "-r", reports, "-t", tag]).check()
-        let source = try Self.index("docker://\(registry)/fixture/multi:1.0")
-        let patched = try Self.index("docker://\(registry)/fixture/multi:\(tag)")
+        try patchIndex(["-i", "\(registry)/fixture/multi:1.0", "-r", reports, "-t", tag]).check()
+        let source = try Self.multiIndex("docker://\(registry)/fixture/multi:1.0")
+        let patched = try Self.multiIndex("docker://\(registry)/fixture/multi:\(tag)")
         #expect(patched.manifests.count == 3)
         #expect(patched.digest(architecture: "arm64") != source.digest(architecture: "arm64"))
         #expect(patched.digest(architecture: "amd64") != source.digest(architecture: "amd64"))
         #expect(patched.annotations["sh.copa.patched"] != nil)
-        let arm64 = try Self.unpack("docker://\(registry)/fixture/multi:\(tag)", architecture: "arm64")
+        let arm64 = try Self.unpackPlatform("docker://\(registry)/fixture/multi:\(tag)", architecture: "arm64")
         #expect(try arm64.installedVersions()["fx-multi"] == "1.0-2")
     }
 
@@ -115,13 +117,13 @@ import Testing
         try original.replacingOccurrences(of: "\"architecture\":\"amd64\"", with: "\"architecture\":\"s390x\"")
             .replacingOccurrences(of: "\"architecture\": \"amd64\"", with: "\"architecture\": \"s390x\"")
             .write(toFile: directory + "/s390x.json", atomically: true, encoding: .utf8)
-        let lacking = try patch(["-i", "oci:\(layout):multi", "-r", directory + "/s390x.json", "-t", "never"])
+        let lacking = try patchIndex(["-i", "oci:\(layout):multi", "-r", directory + "/s390x.json", "-t", "never"])
         #expect(lacking.status == 3, "\(lacking.stderr)")
         #expect(lacking.stderr.contains("has no image for linux/s390x (it has: linux/amd64, linux/arm64/v8)"), "\(lacking.stderr)")
         #expect(!lacking.stderr.contains("[fetch-layers]"))
 
         let reports = try TestEnvironment.fixtures + "/images/reports-multi"
-        let unreported = try patch(["-i", "oci:\(layout):multi", "-r", reports, "--platform", "linux/amd64,linux/riscv64", "-t", "never"])
+        let unreported = try patchIndex(["-i", "oci:\(layout):multi", "-r", reports, "--platform", "linux/amd64,linux/riscv64", "-t", "never"])
         #expect(unreported.status == 3)
         #expect(unreported.stderr.contains("--platform names linux/riscv64"), "\(unreported.stderr)")
         #expect(try run("/usr/bin/skopeo", ["inspect", "oci:\(layout):never"]).status != 0)

@@ -81,6 +81,7 @@ let package = Package(
                 "Engine", "Protocol", "Agent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(name: "copa", dependencies: ["Client"]),

@@ -151,6 +151,7 @@ public actor Agent {
                 welcome.platforms.append(platform.wire)
             }
         }
+        welcome.labels = configuration.labels
         welcome.maxJobs = UInt32(configuration.maxJobs)
         welcome.runningJobs = UInt32(slots.count)
         welcome.queuedJobs = UInt32(queue.count)

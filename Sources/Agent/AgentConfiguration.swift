@@ -3,6 +3,8 @@ import Engine
 public struct AgentConfiguration: Sendable {
     /// Shown to clients in Welcome.
     public var name: String
+    /// Advertised in Welcome; clients select agents by them (`--selector`).
+    public var labels: [String: String] = [:]
     /// Jobs run at once; more are queued in arrival order.
     public var maxJobs: Int
     /// Scratch space for downloaded blobs and packages.

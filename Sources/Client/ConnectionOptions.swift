@@ -4,8 +4,54 @@ import Protocol
 
 /// How `copa` reaches an agent: where, the agent's key, and the client's own.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "Agent endpoint (tcp://HOST:PORT, ipc://PATH). Default: an agent embedded in this process.")
-    var agent: String?
+    @Option(name: .customLong("agent"),
+            help: "Agent endpoint (tcp://HOST:PORT, ipc://PATH); repeat for a pool. Default: an agent embedded in this process.")
+    var agents: [String] = []
+
+    @Option(name: .customLong("agents"), help: ArgumentHelp(
+        "An inventory of agents (YAML: endpoint, key, labels per agent).",
+        discussion: "Default: $COPA_AGENTS when no --agent is given."))
+    var inventory: String?
+
+    @Option(help: "Use only the agents whose labels match (Kubernetes syntax: 'region=eu-west,pool!=canary', 'region in (eu-west,eu-north)').")
+    var selector: String?
+
+    /// The one agent of commands that talk to one (the first given).
+    var agent: String? { agents.first }
+
+    /// One agent to connect to: where, how, and the labels the inventory gives it.
+    struct Target: Sendable {
+        let endpoint: String
+        let options: SocketOptions
+        let labels: [String: String]
+    }
+
+    /// Every agent named by `--agent` (all with `--agent-key`) and by the
+    /// inventory (each with its own key); empty = the embedded agent.
+    func targets() throws -> [Target] {
+        var targets = try agents.map { Target(endpoint: $0, options: try socketOptions(), labels: [:]) }
+        let environment = ProcessInfo.processInfo.environment
+        let path = inventory ?? (agents.isEmpty ? environment["COPA_AGENTS"].flatMap { $0.isEmpty ? nil : $0 } : nil)
+        if let path {
+            let pair = try clientKeyPair()
+            for entry in try AgentInventory.load(path: path).entries where !targets.contains(where: { $0.endpoint == entry.endpoint }) {
+                var options = SocketOptions()
+                if let key = entry.key {
+                    let client = try pair ?? CurveKey.generate()
+                    options.curve = .client(serverPublicKey: key, publicKey: client.publicKey, secretKey: client.secretKey)
+                }
+                targets.append(Target(endpoint: entry.endpoint, options: options, labels: entry.labels))
+            }
+        }
+        if targets.isEmpty, selector != nil {
+            throw ValidationError("--selector chooses among agents: give --agent or --agents (the embedded agent has no labels)")
+        }
+        return targets
+    }
+
+    func labelSelector() throws -> LabelSelector? {
+        try selector.map { try LabelSelector(parsing: $0) }
+    }
 
     @Option(help: "The agent's CURVE public key (Z85), or a file holding it: encrypts the connection and proves the agent.")
     var agentKey: String?

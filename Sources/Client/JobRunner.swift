@@ -13,6 +13,8 @@ struct AgentConnection: Sendable {
     /// How the user named it: the endpoint, or "embedded".
     let name: String
     let options: SocketOptions
+    /// The inventory's labels for it, with those it advertises over them.
+    let labels: [String: String]
     let embeddedSocket: AgentSocket?
 
     func close() async {
@@ -25,11 +27,15 @@ struct AgentConnection: Sendable {
 enum JobOutcome: Sendable {
     case succeeded(Copa_Protocol_V1_Result)
     case failed(Int32)
+    /// The agent died or could not be reached any more (silent, and no
+    /// reconnect within its window): the job may be submitted elsewhere.
+    case lost(String)
 
     var exitCode: Int32 {
         switch self {
         case .succeeded: 0
         case .failed(let code): code
+        case .lost: ExitCodes.agentUnreachable
         }
     }
 }
@@ -41,7 +47,8 @@ struct JobRunner {
     let printer: JobPrinter
 
     /// Connects and says hello; on failure prints why and returns nil.
-    func connect(agent: String?, options: SocketOptions, workdir: String) async -> AgentConnection? {
+    func connect(agent: String?, options: SocketOptions, workdir: String,
+                 labels: [String: String] = [:]) async -> AgentConnection? {
         var embeddedSocket: AgentSocket?
         let endpoint: String
         var options = options
@@ -61,7 +68,8 @@ struct JobRunner {
                 let welcome = try await session.hello()
                 printer.connected(welcome, endpoint: agent ?? "embedded")
                 return AgentConnection(session: session, welcome: welcome, endpoint: endpoint, name: agent ?? "embedded",
-                                       options: options, embeddedSocket: embeddedSocket)
+                                       options: options, labels: labels.merging(welcome.labels) { $1 },
+                                       embeddedSocket: embeddedSocket)
             } catch {
                 await session.close()
                 throw error
@@ -99,8 +107,7 @@ struct JobRunner {
         do {
             updates = try await connection.session.submit(submit)
         } catch {
-            printer.error("\(error)")
-            return .failed(ExitCodes.agentUnreachable)
+            return .lost("\(error)")
         }
         let reconnect = Reconnect(endpoint: connection.endpoint, options: connection.options, welcome: welcome)
         // The agent enforces the timeout; this watchdog covers an agent that
@@ -123,8 +130,7 @@ struct JobRunner {
             printer.error("\(error)")
             return .failed(ExitCodes.cancelled)
         } catch {
-            printer.error("\(error)")
-            return .failed(ExitCodes.agentUnreachable)
+            return .lost("\(error)")
         }
     }
 

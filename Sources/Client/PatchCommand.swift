@@ -66,25 +66,30 @@ struct PatchCommand: AsyncParsableCommand {
     @Option(help: "Working directory of the embedded agent.")
     var workdir: String?
 
+    @Option(help: "How many times a job whose agent is lost (died, partitioned) is submitted to another agent.")
+    var maxResubmits = 2
+
     func run() async throws {
         let logger = Logger(label: "copa")
-        let agent = connection.agent
         let printer = JobPrinter(mode: progress)
-        let socketOptions: SocketOptions
+        let targets: [ConnectionOptions.Target]
+        let selector: LabelSelector?
         let reports: (reports: [PlatformReport], isDirectory: Bool)
         let target: String
         let timeoutDuration: Duration
         let requested: [Platform]
         do {
+            targets = try connection.targets()
+            selector = try connection.labelSelector()
             reports = try ReportSet.load(report, scanner: scanner)
-            target = try TargetReference.resolve(image: image, tag: tag, suffix: tagSuffix, embedded: agent == nil)
+            target = try TargetReference.resolve(image: image, tag: tag, suffix: tagSuffix, embedded: targets.isEmpty)
             guard let duration = DurationParser.parse(timeout) else {
                 throw EngineError(.invalidInput, "--timeout \(timeout) is not a duration; use e.g. 90s, 5m or 1h")
             }
             timeoutDuration = duration
-            socketOptions = try connection.socketOptions()
             requested = try platform.flatMap { $0.split(separator: ",") }
                 .map { try Platform(parsing: $0.trimmingCharacters(in: .whitespaces)) }
+            guard maxResubmits >= 0 else { throw ValidationError("--max-resubmits must be 0 or more") }
         } catch {
             printer.error("\(error)")
             throw ExitCode(ExitCodes.invalidInput)
@@ -92,35 +97,42 @@ struct PatchCommand: AsyncParsableCommand {
         for report in reports.reports { printer.reportSummary(report.parsed, source: report.path) }
 
         let runner = JobRunner(logger: logger, printer: printer)
-        guard let agentConnection = await runner.connect(agent: agent, options: socketOptions,
-                                                         workdir: workdir ?? EmbeddedAgent.defaultWorkdir()) else {
+        let pool: AgentPool
+        do {
+            pool = try await AgentPool.connect(targets, selector: selector, runner: runner,
+                                               workdir: workdir ?? EmbeddedAgent.defaultWorkdir())
+        } catch .noneReachable {
             throw ExitCode(ExitCodes.agentUnreachable)
+        } catch .noneSelected(let message) {
+            printer.error(message)
+            throw ExitCode(ExitCodes.invalidInput)
         }
         let interrupt = ActiveJobs.cancelOnInterrupt()
         defer { interrupt.cancel() }
-        let source = agent == nil ? TargetReference.absolutizeLayout(image) : image
+        let source = targets.isEmpty ? TargetReference.absolutizeLayout(image) : image
         let exitCode: Int32
         do {
-            // Checked before anything is asked of the agent: a job it could never take.
+            // Checked before anything is asked of the agents: a job one could never take.
             for report in reports.reports {
                 let submit = makeSubmit(source: source, target: target, platform: nil, report: report, timeout: timeoutDuration)
-                if let tooLarge = JobRunner.tooLarge(submit, for: agentConnection.welcome) {
-                    throw EngineError(.invalidInput, tooLarge)
+                for connection in pool.connections {
+                    if let tooLarge = JobRunner.tooLarge(submit, for: connection.welcome) {
+                        throw EngineError(.invalidInput, tooLarge)
+                    }
                 }
             }
-            let info = try await agentConnection.session.inspect(image: source, target: target,
-                                                                 insecureRegistries: insecureRegistries)
+            let info = try await inspect(source, target: target, pool: pool)
             if info.isIndex {
                 let plan = try PlatformPlan(image: image, info: info, reports: reports.reports,
                                             isDirectory: reports.isDirectory, requested: requested)
                 exitCode = await patchIndex(plan, source: source, target: target, runner: runner,
-                                            connection: agentConnection, timeout: timeoutDuration)
+                                            pool: pool, timeout: timeoutDuration)
             } else {
                 let chosen = try singleImageJob(info: info, reports: reports.reports, requested: requested)
-                var submit = makeSubmit(source: source, target: target, platform: chosen.platform, report: chosen.report,
+                let submit = makeSubmit(source: source, target: target, platform: chosen.platform, report: chosen.report,
                                         timeout: timeoutDuration)
-                submit.untagged = false
-                exitCode = await runner.run(submit: submit, on: agentConnection, timeout: timeoutDuration, printer: printer).exitCode
+                exitCode = await runPlaced(submit, platform: chosen.platform, executor: executor, pool: pool,
+                                           runner: runner, printer: printer, timeout: timeoutDuration).exitCode
             }
         } catch let error as InspectFailure {
             printer.error(error.description)
@@ -132,8 +144,55 @@ struct PatchCommand: AsyncParsableCommand {
             printer.error("\(error)")
             exitCode = ExitCodes.invalidInput
         }
-        await agentConnection.close()
+        await pool.closeAll()
         if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+
+    /// Asks the pool's agents in turn what the image is, until one answers.
+    private func inspect(_ source: String, target: String, pool: AgentPool) async throws -> Copa_Protocol_V1_ImageInfo {
+        var lastError: (any Error)?
+        for connection in pool.connections {
+            do {
+                return try await connection.session.inspect(image: source, target: target, insecureRegistries: insecureRegistries)
+            } catch let error as AgentConnectionError {
+                lastError = error
+                await pool.markLost(connection)
+            }
+        }
+        throw lastError ?? AgentConnectionError(message: "no agent to ask what \(image) is")
+    }
+
+    /// Runs a job on the agent the pool picks; when that agent is lost, on
+    /// another (a new job id), at most `--max-resubmits` times. The patched
+    /// digest is deterministic, so a job that ran twice gives the same one.
+    private func runPlaced(_ submit: Copa_Protocol_V1_Submit, platform: Platform?, executor: String, pool: AgentPool,
+                           runner: JobRunner, printer: JobPrinter, timeout: Duration, final: Bool = true) async -> JobOutcome {
+        var submit = submit
+        var resubmits = 0
+        while true {
+            guard let placed = await pool.place(platform, executor: executor) else {
+                if resubmits > 0 {
+                    printer.error("no agent is left to resubmit the job to")
+                    return .failed(ExitCodes.agentUnreachable)
+                }
+                printer.error("no agent patches \(platform.map(\.description) ?? "this image") with executor \(executor) (they patch: \(await pool.platforms.joined(separator: ", ")))")
+                return .failed(ExitCodes.invalidInput)
+            }
+            if pool.connections.count > 1 {
+                printer.note("runs on agent \(placed.welcome.agentName) (\(placed.name))")
+            }
+            let outcome = await runner.run(submit: submit, on: placed, timeout: timeout, printer: printer, final: final)
+            await pool.finished(on: placed)
+            guard case .lost(let why) = outcome else { return outcome }
+            await pool.markLost(placed)
+            guard resubmits < maxResubmits else {
+                printer.error(why)
+                return outcome
+            }
+            resubmits += 1
+            printer.note("agent \(placed.welcome.agentName) (\(placed.name)) was lost (\(why)); resubmitting the job (\(resubmits) of at most \(maxResubmits))")
+            submit.jobID = UUID().uuidString.lowercased()
+        }
     }
 
     /// The one job of a single-platform image: its report, and its own
@@ -193,8 +252,12 @@ struct PatchCommand: AsyncParsableCommand {
     /// One job per platform (untagged), then the index with them under the
     /// target tag. Nothing is tagged unless every platform succeeded.
     private func patchIndex(_ plan: PlatformPlan, source: String, target: String, runner: JobRunner,
-                            connection: AgentConnection, timeout: Duration) async -> Int32 {
+                            pool: AgentPool, timeout: Duration) async -> Int32 {
         let printer = runner.printer
+        for job in plan.jobs where await !pool.canPatch(job.platform, executor: executor) {
+            printer.error("no agent patches \(job.platform) with executor \(executor) (they patch: \(await pool.platforms.joined(separator: ", ")))")
+            return ExitCodes.invalidInput
+        }
         let keptPlatforms = plan.kept.map { entry in
             entry.attestation ? "attestation" : entry.platform.architecture.isEmpty ? entry.descriptor.digest : Platform(wire: entry.platform).description
         }
@@ -205,8 +268,10 @@ struct PatchCommand: AsyncParsableCommand {
                 var submit = makeSubmit(source: source, target: target, platform: job.platform, report: job.report, timeout: timeout)
                 submit.untagged = true
                 let labelled = printer.labelled(job.platform.description)
+                let executor = executor
                 group.addTask {
-                    (position, await runner.run(submit: submit, on: connection, timeout: timeout, printer: labelled, final: false))
+                    (position, await self.runPlaced(submit, platform: job.platform, executor: executor, pool: pool,
+                                                    runner: runner, printer: labelled, timeout: timeout, final: false))
                 }
             }
             var outcomes: [(Int, JobOutcome)] = []
@@ -232,7 +297,8 @@ struct PatchCommand: AsyncParsableCommand {
         assembly.target = target
         assembly.assembly.manifests = patched
         assembly.options = jobOptions(timeout: timeout)
-        return await runner.run(submit: assembly, on: connection, timeout: timeout, printer: printer.labelled("index")).exitCode
+        return await runPlaced(assembly, platform: nil, executor: "auto", pool: pool, runner: runner,
+                               printer: printer.labelled("index"), timeout: timeout).exitCode
     }
 }
 

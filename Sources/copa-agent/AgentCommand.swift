@@ -29,6 +29,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Name shown to clients.")
     var name = ProcessInfo.processInfo.hostName
 
+    @Option(name: .customLong("label"),
+            help: "A label clients select agents by (KEY=VALUE, as Kubernetes labels; repeatable), e.g. region=eu-west.")
+    var labels: [String] = []
+
     @Option(help: "This agent's CURVE key file (`copa keygen --output`); clients then need its public key as --agent-key.")
     var curveSecretKeyFile: String?
 
@@ -180,6 +184,7 @@ struct Serve: AsyncParsableCommand {
         let socket = try await AgentSocket.bind(listen, options: options)
         var configuration = AgentConfiguration(name: name, maxJobs: maxJobs, workdir: workdir, limits: agentPolicy.limits)
         configuration.policy = agentPolicy
+        configuration.labels = try Self.parseLabels(labels)
         configuration.journal = true
         configuration.resumeWindow = DurationParser.parse(resumeWindow, allowingZero: true) ?? .seconds(60)
         configuration.cacheMaxBytes = cacheMaxSize.flatMap(Self.bytes)
@@ -207,6 +212,17 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// `20G`, `500M`, `64K` (powers of 1024) or plain bytes.
+    static func parseLabels(_ values: [String]) throws -> [String: String] {
+        var labels: [String: String] = [:]
+        for value in values {
+            guard let (key, text) = LabelSyntax.parse(value) else {
+                throw ValidationError("--label \(value) is not KEY=VALUE with a Kubernetes label key and value (e.g. region=eu-west)")
+            }
+            labels[key] = text
+        }
+        return labels
+    }
+
     static func bytes(_ text: String) -> Int64? {
         if let plain = Int64(text), plain >= 0 { return plain }
         guard let unit = text.uppercased().last, let number = Int64(text.dropLast()), number >= 0,

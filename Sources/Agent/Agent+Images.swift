@@ -59,9 +59,16 @@ extension Agent {
         inspections += 1
         let timeout = Self.inspectTimeout
         let readOptions = options
+        let listTags = request.listTags
         Task {
             let outcome: Result<ImageSummary, any Error> = await Self.withTimeout(timeout, what: "reading \(reference)") {
-                try await images.withAssembler(options: readOptions) { try await $0.inspect(reference) }
+                try await images.withAssembler(options: readOptions) { assembler in
+                    guard listTags else { return try await assembler.inspect(reference) }
+                    var summary = ImageSummary(descriptor: Descriptor(of: [], mediaType: .ociIndex), isIndex: false,
+                                               entries: [], platform: nil, annotations: [:])
+                    summary.tags = try await assembler.listTags(reference)
+                    return summary
+                }
             }
             await self.inspected(id: id, peer: peer, outcome: outcome)
         }

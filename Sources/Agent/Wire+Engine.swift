@@ -184,6 +184,7 @@ extension ImageSummary {
         }
         if let platform { info.platform = platform.wire }
         info.annotations = annotations
+        info.tags = tags
         return info
     }
 }

@@ -60,11 +60,28 @@ actor AgentPool {
         return AgentPool(selected)
     }
 
-    /// Where a job for `platform` goes, or nil when no agent left patches it.
-    func place(_ platform: Platform?, executor: String) -> AgentConnection? {
+    /// Where a job for `platform` goes, once an agent that patches it has a
+    /// free slot (this command never puts more jobs on an agent than its
+    /// `max_jobs`); nil when no agent left patches it.
+    func acquire(_ platform: Platform?, executor: String) async -> AgentConnection? {
+        while canPatch(platform, executor: executor) {
+            if let placed = place(platform, executor: executor, withinCapacity: true) { return placed }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        return nil
+    }
+
+    func isLost(_ connection: AgentConnection) -> Bool {
+        connections.firstIndex { $0.endpoint == connection.endpoint }.map(lost.contains) ?? true
+    }
+
+    /// Where a job for `platform` goes now, or nil when no agent left
+    /// patches it (or, `withinCapacity`, none has a free slot).
+    func place(_ platform: Platform?, executor: String, withinCapacity: Bool = false) -> AgentConnection? {
         var best: (index: Int, load: Double)?
         for (index, connection) in connections.enumerated()
-        where !lost.contains(index) && Self.patches(connection.welcome, platform, executor: executor) {
+        where !lost.contains(index) && Self.patches(connection.welcome, platform, executor: executor)
+            && (!withinCapacity || placed[index] < max(1, Int(connection.welcome.maxJobs))) {
             let welcome = connection.welcome
             let busy = Double(welcome.runningJobs + welcome.queuedJobs) + Double(placed[index])
             let load = busy / Double(max(1, welcome.maxJobs))

@@ -193,7 +193,7 @@ public actor AgentSession {
 
     /// Asks the agent what `image` holds (an index's platforms, or a single
     /// image's). A Failure of the agent's is thrown as `InspectFailure`.
-    public func inspect(image: String, target: String = "", insecureRegistries: [String] = [],
+    public func inspect(image: String, target: String = "", insecureRegistries: [String] = [], listTags: Bool = false,
                         timeout: Duration = .seconds(90)) async throws -> Copa_Protocol_V1_ImageInfo {
         if let closedError { throw closedError }
         var inspect = Copa_Protocol_V1_Inspect()
@@ -201,6 +201,7 @@ public actor AgentSession {
         inspect.image = image
         inspect.insecureRegistries = insecureRegistries
         inspect.target = target
+        inspect.listTags = listTags
         let id = inspect.requestID
         let endpoint = endpoint
         let timer = Task {

@@ -20,10 +20,19 @@ struct PatchCommand: AsyncParsableCommand {
             """)
 
     @Option(name: [.short, .customLong("image")], help: "Image to patch: REGISTRY/REPO:TAG or oci:PATH[:TAG].")
-    var image: String
+    var image: String?
+
+    @Option(help: "Copa's bulk configuration (kind: PatchConfig): many images and tags; -r names the report directory.")
+    var config: String?
+
+    @Option(help: "With --config: at most this many images patched at once (default: the pool's capacity).")
+    var maxParallel: Int?
+
+    @Option(help: "With --config: write the summary as JSON to this file.")
+    var summary: String?
 
     @Option(name: [.short, .customLong("report")],
-            help: "Scanner report (Trivy JSON or Copa UpdateManifest JSON), or a directory of them, one per platform.")
+            help: "Scanner report (Trivy JSON or Copa UpdateManifest JSON), or a directory of them, one per platform (with --config: per image, matched by ArtifactName).")
     var report: String
 
     @Option(name: [.short, .customLong("tag")],
@@ -69,32 +78,59 @@ struct PatchCommand: AsyncParsableCommand {
     @Option(help: "How many times a job whose agent is lost (died, partitioned) is submitted to another agent.")
     var maxResubmits = 2
 
+    func validate() throws {
+        if config == nil, image == nil { throw ValidationError("give -i IMAGE, or --config FILE for many") }
+        if config != nil, image != nil || tag != nil {
+            throw ValidationError("--config names its images and target tags: it cannot be used with -i or -t")
+        }
+        if let maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel must be 1 or more") }
+        if maxResubmits < 0 { throw ValidationError("--max-resubmits must be 0 or more") }
+        if config == nil, maxParallel != nil || summary != nil {
+            throw ValidationError("--max-parallel and --summary go with --config")
+        }
+    }
+
     func run() async throws {
         let logger = Logger(label: "copa")
         let printer = JobPrinter(mode: progress)
         let targets: [ConnectionOptions.Target]
         let selector: LabelSelector?
-        let reports: (reports: [PlatformReport], isDirectory: Bool)
-        let target: String
         let timeoutDuration: Duration
         let requested: [Platform]
         do {
             targets = try connection.targets()
             selector = try connection.labelSelector()
-            reports = try ReportSet.load(report, scanner: scanner)
-            target = try TargetReference.resolve(image: image, tag: tag, suffix: tagSuffix, embedded: targets.isEmpty)
             guard let duration = DurationParser.parse(timeout) else {
                 throw EngineError(.invalidInput, "--timeout \(timeout) is not a duration; use e.g. 90s, 5m or 1h")
             }
             timeoutDuration = duration
             requested = try platform.flatMap { $0.split(separator: ",") }
                 .map { try Platform(parsing: $0.trimmingCharacters(in: .whitespaces)) }
-            guard maxResubmits >= 0 else { throw ValidationError("--max-resubmits must be 0 or more") }
         } catch {
             printer.error("\(error)")
             throw ExitCode(ExitCodes.invalidInput)
         }
-        for report in reports.reports { printer.reportSummary(report.parsed, source: report.path) }
+        // Everything the command needs from files, read before any agent is asked.
+        let single: ImagePatch?
+        let bulk: (config: PatchConfig, reports: [String: [PlatformReport]])?
+        do {
+            if let config {
+                single = nil
+                bulk = (try PatchConfig.load(path: config), try ReportSet.loadByArtifact(report, scanner: scanner))
+            } else {
+                let image = image ?? ""
+                let reports = try ReportSet.load(report, scanner: scanner)
+                for report in reports.reports { printer.reportSummary(report.parsed, source: report.path) }
+                let target = try TargetReference.resolve(image: image, tag: tag, suffix: tagSuffix, embedded: targets.isEmpty)
+                single = ImagePatch(image: image, source: targets.isEmpty ? TargetReference.absolutizeLayout(image) : image,
+                                    target: target, reports: reports.reports, isDirectory: reports.isDirectory,
+                                    requested: requested)
+                bulk = nil
+            }
+        } catch {
+            printer.error("\(error)")
+            throw ExitCode(ExitCodes.invalidInput)
+        }
 
         let runner = JobRunner(logger: logger, printer: printer)
         let pool: AgentPool
@@ -109,129 +145,21 @@ struct PatchCommand: AsyncParsableCommand {
         }
         let interrupt = ActiveJobs.cancelOnInterrupt()
         defer { interrupt.cancel() }
-        let source = targets.isEmpty ? TargetReference.absolutizeLayout(image) : image
+        let patcher = Patcher(runner: runner, pool: pool, options: jobOptions(timeout: timeoutDuration), executor: executor,
+                              maxResubmits: maxResubmits, insecureRegistries: insecureRegistries, timeout: timeoutDuration,
+                              records: JobRecords())
         let exitCode: Int32
-        do {
-            // Checked before anything is asked of the agents: a job one could never take.
-            for report in reports.reports {
-                let submit = makeSubmit(source: source, target: target, platform: nil, report: report, timeout: timeoutDuration)
-                for connection in pool.connections {
-                    if let tooLarge = JobRunner.tooLarge(submit, for: connection.welcome) {
-                        throw EngineError(.invalidInput, tooLarge)
-                    }
-                }
-            }
-            let info = try await inspect(source, target: target, pool: pool)
-            if info.isIndex {
-                let plan = try PlatformPlan(image: image, info: info, reports: reports.reports,
-                                            isDirectory: reports.isDirectory, requested: requested)
-                exitCode = await patchIndex(plan, source: source, target: target, runner: runner,
-                                            pool: pool, timeout: timeoutDuration)
-            } else {
-                let chosen = try singleImageJob(info: info, reports: reports.reports, requested: requested)
-                let submit = makeSubmit(source: source, target: target, platform: chosen.platform, report: chosen.report,
-                                        timeout: timeoutDuration)
-                exitCode = await runPlaced(submit, platform: chosen.platform, executor: executor, pool: pool,
-                                           runner: runner, printer: printer, timeout: timeoutDuration).exitCode
-            }
-        } catch let error as InspectFailure {
-            printer.error(error.description)
-            exitCode = JobRunner.exitCode(for: error.failure.code)
-        } catch let error as AgentConnectionError {
-            printer.error(error.description)
-            exitCode = ExitCodes.agentUnreachable
-        } catch {
-            printer.error("\(error)")
+        if let single {
+            exitCode = await patcher.patch(single, printer: printer)
+        } else if let bulk {
+            exitCode = await BulkRun(config: bulk.config, reports: bulk.reports, reportDirectory: report,
+                                     requested: requested, patcher: patcher, printer: printer,
+                                     maxParallel: maxParallel, summaryPath: summary).run()
+        } else {
             exitCode = ExitCodes.invalidInput
         }
         await pool.closeAll()
         if exitCode != 0 { throw ExitCode(exitCode) }
-    }
-
-    /// Asks the pool's agents in turn what the image is, until one answers.
-    private func inspect(_ source: String, target: String, pool: AgentPool) async throws -> Copa_Protocol_V1_ImageInfo {
-        var lastError: (any Error)?
-        for connection in pool.connections {
-            do {
-                return try await connection.session.inspect(image: source, target: target, insecureRegistries: insecureRegistries)
-            } catch let error as AgentConnectionError {
-                lastError = error
-                await pool.markLost(connection)
-            }
-        }
-        throw lastError ?? AgentConnectionError(message: "no agent to ask what \(image) is")
-    }
-
-    /// Runs a job on the agent the pool picks; when that agent is lost, on
-    /// another (a new job id), at most `--max-resubmits` times. The patched
-    /// digest is deterministic, so a job that ran twice gives the same one.
-    private func runPlaced(_ submit: Copa_Protocol_V1_Submit, platform: Platform?, executor: String, pool: AgentPool,
-                           runner: JobRunner, printer: JobPrinter, timeout: Duration, final: Bool = true) async -> JobOutcome {
-        var submit = submit
-        var resubmits = 0
-        while true {
-            guard let placed = await pool.place(platform, executor: executor) else {
-                if resubmits > 0 {
-                    printer.error("no agent is left to resubmit the job to")
-                    return .failed(ExitCodes.agentUnreachable)
-                }
-                printer.error("no agent patches \(platform.map(\.description) ?? "this image") with executor \(executor) (they patch: \(await pool.platforms.joined(separator: ", ")))")
-                return .failed(ExitCodes.invalidInput)
-            }
-            if pool.connections.count > 1 {
-                printer.note("runs on agent \(placed.welcome.agentName) (\(placed.name))")
-            }
-            let outcome = await runner.run(submit: submit, on: placed, timeout: timeout, printer: printer, final: final)
-            await pool.finished(on: placed)
-            guard case .lost(let why) = outcome else { return outcome }
-            await pool.markLost(placed)
-            guard resubmits < maxResubmits else {
-                printer.error(why)
-                return outcome
-            }
-            resubmits += 1
-            printer.note("agent \(placed.welcome.agentName) (\(placed.name)) was lost (\(why)); resubmitting the job (\(resubmits) of at most \(maxResubmits))")
-            submit.jobID = UUID().uuidString.lowercased()
-        }
-    }
-
-    /// The one job of a single-platform image: its report, and its own
-    /// platform (a --platform or report for another one is refused here,
-    /// before any work).
-    private func singleImageJob(info: Copa_Protocol_V1_ImageInfo, reports: [PlatformReport],
-                                requested: [Platform]) throws -> (platform: Platform?, report: PlatformReport) {
-        let own = info.platform.architecture.isEmpty ? nil : Platform(wire: info.platform)
-        let wanted = requested.first ?? (reports.count == 1 ? reports.first?.platform : nil) ?? own
-        if let own, let wanted, !wanted.matches(own) {
-            throw EngineError(.invalidInput, """
-                \(image) is a single-platform image for \(own), and the job is for \(wanted): \
-                give --platform \(own) (or a report for \(own)), or patch an index that lists \(wanted)
-                """)
-        }
-        guard requested.count <= 1 else {
-            throw EngineError(.invalidInput, "\(image) is a single-platform image (\(own.map(\.description) ?? "of unknown platform")); give at most one --platform")
-        }
-        let report: PlatformReport
-        if reports.count == 1, let only = reports.first {
-            report = only
-        } else if let match = reports.first(where: { $0.platform.map { p in (own ?? wanted).map { $0.matches(p) || p.matches($0) } ?? false } ?? false }) {
-            report = match
-        } else {
-            throw EngineError(.invalidInput, "no report in \(self.report) is for \(own.map(\.description) ?? "this image's platform"), the platform of \(image)")
-        }
-        return (own ?? wanted, report)
-    }
-
-    private func makeSubmit(source: String, target: String, platform: Platform?, report: PlatformReport,
-                            timeout: Duration) -> Copa_Protocol_V1_Submit {
-        var submit = Copa_Protocol_V1_Submit()
-        submit.jobID = UUID().uuidString.lowercased()
-        submit.image = source
-        submit.target = target
-        if let platform { submit.platform = platform.wire }
-        submit.manifest = report.parsed.manifest.wire
-        submit.options = jobOptions(timeout: timeout)
-        return submit
     }
 
     private func jobOptions(timeout: Duration) -> Copa_Protocol_V1_JobOptions {
@@ -247,58 +175,6 @@ struct PatchCommand: AsyncParsableCommand {
             options.sourceDateEpoch = value
         }
         return options
-    }
-
-    /// One job per platform (untagged), then the index with them under the
-    /// target tag. Nothing is tagged unless every platform succeeded.
-    private func patchIndex(_ plan: PlatformPlan, source: String, target: String, runner: JobRunner,
-                            pool: AgentPool, timeout: Duration) async -> Int32 {
-        let printer = runner.printer
-        for job in plan.jobs where await !pool.canPatch(job.platform, executor: executor) {
-            printer.error("no agent patches \(job.platform) with executor \(executor) (they patch: \(await pool.platforms.joined(separator: ", ")))")
-            return ExitCodes.invalidInput
-        }
-        let keptPlatforms = plan.kept.map { entry in
-            entry.attestation ? "attestation" : entry.platform.architecture.isEmpty ? entry.descriptor.digest : Platform(wire: entry.platform).description
-        }
-        printer.note("\(image) is an index: patching \(plan.jobs.map(\.platform.description).joined(separator: ", "))"
-            + (keptPlatforms.isEmpty ? "" : "; keeping \(keptPlatforms.joined(separator: ", ")) as they are"))
-        let outcomes = await withTaskGroup(of: (Int, JobOutcome).self) { group in
-            for (position, job) in plan.jobs.enumerated() {
-                var submit = makeSubmit(source: source, target: target, platform: job.platform, report: job.report, timeout: timeout)
-                submit.untagged = true
-                let labelled = printer.labelled(job.platform.description)
-                let executor = executor
-                group.addTask {
-                    (position, await self.runPlaced(submit, platform: job.platform, executor: executor, pool: pool,
-                                                    runner: runner, printer: labelled, timeout: timeout, final: false))
-                }
-            }
-            var outcomes: [(Int, JobOutcome)] = []
-            for await outcome in group { outcomes.append(outcome) }
-            return outcomes.sorted { $0.0 < $1.0 }.map(\.1)
-        }
-        var patched: [Copa_Protocol_V1_PatchedManifest] = []
-        for (job, outcome) in zip(plan.jobs, outcomes) {
-            guard case .succeeded(let result) = outcome else { continue }
-            var entry = Copa_Protocol_V1_PatchedManifest()
-            entry.source = result.hasSourceManifest ? result.sourceManifest : Copa_Protocol_V1_Descriptor(job.entry)
-            entry.patched = result.manifest
-            patched.append(entry)
-        }
-        if let failed = outcomes.first(where: { $0.exitCode != 0 }) {
-            let names = zip(plan.jobs, outcomes).filter { $0.1.exitCode != 0 }.map(\.0.platform.description)
-            printer.error("\(names.joined(separator: ", ")) could not be patched; \(target) was not written (the other platforms' patched manifests are stored untagged)")
-            return failed.exitCode
-        }
-        var assembly = Copa_Protocol_V1_Submit()
-        assembly.jobID = UUID().uuidString.lowercased()
-        assembly.image = source
-        assembly.target = target
-        assembly.assembly.manifests = patched
-        assembly.options = jobOptions(timeout: timeout)
-        return await runPlaced(assembly, platform: nil, executor: "auto", pool: pool, runner: runner,
-                               printer: printer.labelled("index"), timeout: timeout).exitCode
     }
 }
 

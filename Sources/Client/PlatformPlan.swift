@@ -113,3 +113,36 @@ struct PlatformPlan {
         kept = info.entries.filter { !patched.contains($0.descriptor.digest) }
     }
 }
+
+extension ReportSet {
+    /// Copa's report directory for `--config`: every `*.json` report in it,
+    /// grouped by the image it is for (Trivy's `ArtifactName`, normalised),
+    /// one per platform of that image.
+    static func loadByArtifact(_ path: String, scanner: ReportFormat?) throws -> [String: [PlatformReport]] {
+        var directory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &directory), directory.boolValue else {
+            throw EngineError(.invalidInput, "--config needs -r DIR, a directory of reports matched to the images by ArtifactName (patching without a report is not supported)")
+        }
+        var byArtifact: [String: [PlatformReport]] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: path).filter({ $0.hasSuffix(".json") && !$0.hasPrefix(".") }).sorted() {
+            let file = path + "/" + name
+            let data = try Data(contentsOf: URL(fileURLWithPath: file))
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            guard let artifact = object?.first(where: { $0.key.lowercased() == "artifactname" })?.value as? String, !artifact.isEmpty else {
+                throw EngineError(.invalidInput, "the report \(file) has no ArtifactName: with --config each report must name the image it is for")
+            }
+            let report = PlatformReport(path: file, parsed: try ReportFormat.parse(data, source: file, as: scanner))
+            let key = normalizedArtifact(artifact)
+            if let platform = report.platform, let other = byArtifact[key]?.first(where: { $0.platform.map(platform.matches) == true }) {
+                throw EngineError(.invalidInput, "the reports \(other.path) and \(file) are both for \(artifact) on \(platform): keep one per platform")
+            }
+            byArtifact[key, default: []].append(report)
+        }
+        return byArtifact
+    }
+
+    /// The same image named two ways (`nginx:1` and `docker.io/library/nginx:1`) gives one key.
+    static func normalizedArtifact(_ name: String) -> String {
+        (try? ImageReference(parsing: name))?.description ?? name
+    }
+}

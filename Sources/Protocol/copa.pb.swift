@@ -515,6 +515,10 @@ public nonisolated struct Copa_Protocol_V1_Inspect: Sendable {
   /// now (registries.push, layouts.write), so a refusal comes before any work.
   public var target: String = String()
 
+  /// List the repository's tags (`image` names the repository; its tag, if
+  /// any, is ignored) instead of reading a manifest.
+  public var listTags: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -553,6 +557,9 @@ public nonisolated struct Copa_Protocol_V1_ImageInfo: Sendable {
   public mutating func clearPlatform() {self._platform = nil}
 
   public var annotations: Dictionary<String,String> = [:]
+
+  /// With Inspect.list_tags: the repository's tags, as the registry lists them.
+  public var tags: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1831,7 +1838,7 @@ nonisolated extension Copa_Protocol_V1_PatchedManifest: SwiftProtobuf.Message, S
 
 nonisolated extension Copa_Protocol_V1_Inspect: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Inspect"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}image\0\u{3}insecure_registries\0\u{1}target\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}image\0\u{3}insecure_registries\0\u{1}target\0\u{3}list_tags\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1843,6 +1850,7 @@ nonisolated extension Copa_Protocol_V1_Inspect: SwiftProtobuf.Message, SwiftProt
       case 2: try { try decoder.decodeSingularStringField(value: &self.image) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.insecureRegistries) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.target) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.listTags) }()
       default: break
       }
     }
@@ -1861,6 +1869,9 @@ nonisolated extension Copa_Protocol_V1_Inspect: SwiftProtobuf.Message, SwiftProt
     if !self.target.isEmpty {
       try visitor.visitSingularStringField(value: self.target, fieldNumber: 4)
     }
+    if self.listTags != false {
+      try visitor.visitSingularBoolField(value: self.listTags, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1869,6 +1880,7 @@ nonisolated extension Copa_Protocol_V1_Inspect: SwiftProtobuf.Message, SwiftProt
     if lhs.image != rhs.image {return false}
     if lhs.insecureRegistries != rhs.insecureRegistries {return false}
     if lhs.target != rhs.target {return false}
+    if lhs.listTags != rhs.listTags {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1876,7 +1888,7 @@ nonisolated extension Copa_Protocol_V1_Inspect: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Copa_Protocol_V1_ImageInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ImageInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}descriptor\0\u{3}is_index\0\u{1}entries\0\u{1}platform\0\u{1}annotations\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}descriptor\0\u{3}is_index\0\u{1}entries\0\u{1}platform\0\u{1}annotations\0\u{1}tags\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1890,6 +1902,7 @@ nonisolated extension Copa_Protocol_V1_ImageInfo: SwiftProtobuf.Message, SwiftPr
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._platform) }()
       case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.annotations) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.tags) }()
       default: break
       }
     }
@@ -1918,6 +1931,9 @@ nonisolated extension Copa_Protocol_V1_ImageInfo: SwiftProtobuf.Message, SwiftPr
     if !self.annotations.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.annotations, fieldNumber: 6)
     }
+    if !self.tags.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.tags, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1928,6 +1944,7 @@ nonisolated extension Copa_Protocol_V1_ImageInfo: SwiftProtobuf.Message, SwiftPr
     if lhs.entries != rhs.entries {return false}
     if lhs._platform != rhs._platform {return false}
     if lhs.annotations != rhs.annotations {return false}
+    if lhs.tags != rhs.tags {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

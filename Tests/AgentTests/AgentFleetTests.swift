@@ -143,4 +143,139 @@ import Testing
         try await Self.copa(["patch", "--agent", b, "-i", "oci:\(layout):debian", "-r", report, "-t", "direct"]).check()
         #expect(try skopeoDigest("oci:\(layout):failover") == skopeoDigest("oci:\(layout):direct"))
     }
+
+    /// Three agents, each in its own network namespace (veth pairs to the
+    /// test's namespace; nothing leaves the machine): the index's two
+    /// platforms start on the first two; one of those is killed (SIGKILL)
+    /// and the other cut off (its link set down) mid-job. Both jobs complete
+    /// on the third, nothing appears under the target tag before the end,
+    /// and the index is the one an undisturbed run makes.
+    @Test func jobsSurviveAKilledAndAPartitionedAgent() async throws {
+        let network = NetworkNamespaces.create(count: 3)
+        if network == nil {
+            print("AgentFleetTests: network namespaces cannot be made here (\(NetworkNamespaces.lastError)); fell back to loopback ports, and a stopped process (SIGSTOP) stands in for the partition")
+        }
+        defer { network?.destroy() }
+        let root = try TestEnvironment.fixtures + "/repo"
+        var mirrors: [SlowFileServer] = []
+        defer { mirrors.forEach { $0.stop() } }
+        var agents: [AgentProcess] = []
+        defer {
+            for agent in agents where agent.process.isRunning {
+                kill(agent.process.processIdentifier, SIGKILL)
+                agent.process.waitUntilExit()
+            }
+        }
+        let policy = try TestEnvironment.layoutPolicy()
+        for (index, name) in ["one", "two", "three"].enumerated() {
+            let mirror = try await SlowFileServer.start(root: root, delay: index < 2 ? 1 : 0,
+                                                        host: network?.hostAddress(index) ?? "127.0.0.1")
+            mirrors.append(mirror)
+            let listen = network.map { "tcp://\($0.agentAddress(index)):0" } ?? "tcp://127.0.0.1:0"
+            agents.append(try AgentProcess(
+                ["--listen", listen, "--insecure-allow-plaintext", "--policy", policy, "--name", name,
+                 "--apt-mirror", mirror.url, "--heartbeat-interval", "250ms", "--label", "region=eu", "--label", "host=\(name)"],
+                prefix: network?.exec(index) ?? []))
+        }
+        var endpoints: [String] = []
+        for agent in agents { endpoints.append(try await agent.endpoint()) }
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let reports = try TestEnvironment.fixtures + "/images/reports-multi"
+
+        try await Self.copa(["patch", "--agent", endpoints[2], "-i", "oci:\(layout):multi", "-r", reports, "-t", "reference"]).check()
+
+        let (one, two) = (agents[0].process.processIdentifier, agents[1].process.processIdentifier)
+        let halfway = TagProbe(layout: layout, tag: "fleet")
+        let result = try await Self.copa(
+            ["patch", "--agent", endpoints[0], "--agent", endpoints[1], "--agent", endpoints[2], "--selector", "region=eu",
+             "-i", "oci:\(layout):multi", "-r", reports, "-t", "fleet"],
+            until: { err in
+                err.contains("runs on agent one") && err.contains("runs on agent two")
+                    && err.components(separatedBy: "[probe] completed").count >= 3
+            },
+            whenSeen: {
+                kill(one, SIGKILL)
+                if let network { network.partition(1) } else { kill(two, SIGSTOP) }
+                halfway.check()
+            })
+        if network == nil { kill(two, SIGCONT) }
+        try result.check()
+        #expect(halfway.checked && !halfway.existed, "the target tag was there before every platform was done")
+        #expect(result.stderr.contains("agent one (\(endpoints[0])) was lost"), "\(result.stderr)")
+        #expect(result.stderr.contains("agent two (\(endpoints[1])) was lost"), "\(result.stderr)")
+        #expect(agents[2].logText.components(separatedBy: "job succeeded").count - 1 >= 4, "\(agents[2].logText)")
+        #expect(try skopeoDigest("oci:\(layout):fleet") == skopeoDigest("oci:\(layout):reference"))
+    }
+}
+
+/// Whether a tag is in a layout at one moment (from a callback).
+final class TagProbe: @unchecked Sendable {
+    let layout: String
+    let tag: String
+    private(set) var checked = false
+    private(set) var existed = false
+
+    init(layout: String, tag: String) {
+        self.layout = layout
+        self.tag = tag
+    }
+
+    func check() {
+        let index = (try? String(contentsOfFile: layout + "/index.json", encoding: .utf8)) ?? ""
+        existed = index.contains("\"org.opencontainers.image.ref.name\":\"\(tag)\"")
+        checked = true
+    }
+}
+
+/// Network namespaces joined to the test's by veth pairs: namespace i is
+/// 10.231.B+i.2, its peer in the test's namespace 10.231.B+i.1.
+struct NetworkNamespaces: Sendable {
+    let suffix: String
+    let base: Int
+    let count: Int
+    nonisolated(unsafe) static var lastError = ""
+
+    func name(_ index: Int) -> String { "copa-\(suffix)-\(index)" }
+    func hostLink(_ index: Int) -> String { "ch\(index)\(suffix)" }
+    func agentLink(_ index: Int) -> String { "cn\(index)\(suffix)" }
+    func hostAddress(_ index: Int) -> String { "10.231.\(base + index).1" }
+    func agentAddress(_ index: Int) -> String { "10.231.\(base + index).2" }
+    func exec(_ index: Int) -> [String] { ["/usr/sbin/ip", "netns", "exec", name(index)] }
+
+    static func create(count: Int) -> NetworkNamespaces? {
+        let suffix = String(UInt32.random(in: 0x1000...0xffff), radix: 16)
+        let network = NetworkNamespaces(suffix: suffix, base: Int.random(in: 0..<80) * 3, count: count)
+        for index in 0..<count {
+            let steps: [[String]] = [
+                ["netns", "add", network.name(index)],
+                ["link", "add", network.hostLink(index), "type", "veth", "peer", "name", network.agentLink(index)],
+                ["link", "set", network.agentLink(index), "netns", network.name(index)],
+                ["addr", "add", network.hostAddress(index) + "/24", "dev", network.hostLink(index)],
+                ["link", "set", network.hostLink(index), "up"],
+                ["netns", "exec", network.name(index), "ip", "addr", "add", network.agentAddress(index) + "/24", "dev", network.agentLink(index)],
+                ["netns", "exec", network.name(index), "ip", "link", "set", network.agentLink(index), "up"],
+                ["netns", "exec", network.name(index), "ip", "link", "set", "lo", "up"],
+            ]
+            for step in steps {
+                guard let result = try? run("/usr/sbin/ip", step), result.status == 0 else {
+                    lastError = "ip \(step.joined(separator: " ")): " + ((try? run("/usr/sbin/ip", step).stderr) ?? "not runnable")
+                    network.destroy()
+                    return nil
+                }
+            }
+        }
+        return network
+    }
+
+    /// The link to namespace `index` goes down: its agent is cut off.
+    func partition(_ index: Int) {
+        _ = try? run("/usr/sbin/ip", ["link", "set", hostLink(index), "down"])
+    }
+
+    func destroy() {
+        for index in 0..<count {
+            _ = try? run("/usr/sbin/ip", ["link", "del", hostLink(index)])
+            _ = try? run("/usr/sbin/ip", ["netns", "del", name(index)])
+        }
+    }
 }

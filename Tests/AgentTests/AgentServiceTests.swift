@@ -81,7 +81,11 @@ import TestSupport
         let manifest = try ReportLoader.load(path: try TestEnvironment.fixtures + "/images/trivy-debian.json", scanner: nil).manifest.wire
         let silent = try SilentTCPPort()
         defer { silent.close() }
-        let agent = try AgentProcess(Self.listening + ["--apt-mirror", "http://127.0.0.1:\(silent.port)/debian", "--shutdown-grace", "2s"], workdir: workdir)
+        // A grace long enough that the agent is still draining when the late
+        // Submit arrives from a loaded machine (with 2 s it had sometimes
+        // exited already, and the Submit went unanswered).
+        let agent = try AgentProcess(Self.listening + ["--apt-mirror", "http://127.0.0.1:\(silent.port)/debian", "--shutdown-grace", "10s"],
+                                     workdir: workdir)
         defer { if agent.process.isRunning { agent.process.terminate() } }
         let session = try await AgentSession(endpoint: try await agent.endpoint())
         defer { Task { await session.close() } }

@@ -83,12 +83,14 @@ final class AgentProcess: @unchecked Sendable {
     /// Starts `copa-agent serve ARGUMENTS` on `workdir` (default: a fresh one).
     /// Give `--listen tcp://127.0.0.1:0`: `endpoint()` reads the port the
     /// system chose from the agent's log.
-    init(_ arguments: [String], workdir: String? = nil) throws {
+    /// `prefix` runs the agent through another command (`ip netns exec NS`).
+    init(_ arguments: [String], workdir: String? = nil, prefix: [String] = []) throws {
         let directory = try TestEnvironment.temporaryDirectory()
         log = directory + "/agent.log"
         FileManager.default.createFile(atPath: log, contents: nil)
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.binary("copa-agent"))
-        process.arguments = ["serve", "--workdir", workdir ?? directory + "/work"] + arguments
+        let command = [TestEnvironment.binary("copa-agent"), "serve", "--workdir", workdir ?? directory + "/work"] + arguments
+        process.executableURL = URL(fileURLWithPath: prefix.first ?? command[0])
+        process.arguments = Array((prefix + command).dropFirst())
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -102,7 +104,9 @@ final class AgentProcess: @unchecked Sendable {
             if let line = logText.split(separator: "\n").first(where: { $0.contains("agent listening") }),
                let field = line.split(separator: " ").first(where: { $0.hasPrefix("endpoint=") }),
                let port = field.split(separator: ":").last {
-                return "tcp://127.0.0.1:\(port)"
+                // The address it bound, unless that is every address.
+                let bound = field.dropFirst("endpoint=tcp://".count).split(separator: ":").first.map(String.init) ?? ""
+                return "tcp://\(bound.isEmpty || bound == "0.0.0.0" || bound == "*" ? "127.0.0.1" : bound):\(port)"
             }
             guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
@@ -237,12 +241,13 @@ final class SlowFileServer: @unchecked Sendable {
     let url: String
     private let process: Process
 
-    private init(process: Process, port: Int) {
+    private init(process: Process, host: String, port: Int) {
         self.process = process
-        url = "http://127.0.0.1:\(port)"
+        url = "http://\(host):\(port)"
     }
 
-    static func start(root: String, delay: Double) async throws -> SlowFileServer {
+    /// `host`: the address to listen on (and to name in `url`).
+    static func start(root: String, delay: Double, host: String = "127.0.0.1") async throws -> SlowFileServer {
         let directory = try TestEnvironment.temporaryDirectory()
         let portFile = directory + "/port"
         let script = """
@@ -253,7 +258,7 @@ final class SlowFileServer: @unchecked Sendable {
                     super().do_GET()
                 def log_message(self, *args):
                     pass
-            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Slow, directory=sys.argv[1]))
+            server = http.server.ThreadingHTTPServer((sys.argv[4], 0), functools.partial(Slow, directory=sys.argv[1]))
             with open(sys.argv[3] + ".tmp", "w") as out:
                 out.write(str(server.server_address[1]))
             os.rename(sys.argv[3] + ".tmp", sys.argv[3])
@@ -261,13 +266,13 @@ final class SlowFileServer: @unchecked Sendable {
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", script, root, String(delay), portFile]
+        process.arguments = ["-c", script, root, String(delay), portFile, host]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         for _ in 0..<200 {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) {
-                return SlowFileServer(process: process, port: port)
+                return SlowFileServer(process: process, host: host, port: port)
             }
             try await Task.sleep(for: .milliseconds(50))
         }

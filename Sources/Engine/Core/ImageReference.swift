@@ -141,7 +141,7 @@ public struct RegistryReference: Sendable, Hashable, CustomStringConvertible {
 
 extension RegistryReference {
     /// Tag grammar (distribution/reference): `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-    static func validatedTag(_ tag: String) throws -> String {
+    public static func validatedTag(_ tag: String) throws -> String {
         let bytes = Array(tag.utf8)
         let isWord: (UInt8) -> Bool = { isAlphanumeric($0) || $0 == UInt8(ascii: "_") }
         guard let first = bytes.first, isWord(first), bytes.count <= 128,

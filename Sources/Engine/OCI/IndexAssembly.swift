@@ -17,6 +17,18 @@ public struct ImageSummary: Sendable {
     /// A single image's platform, from its configuration.
     public var platform: Platform?
     public var annotations: [String: String]
+    /// Filled by a tag listing instead of the rest.
+    public var tags: [String] = []
+
+    public init(descriptor: Descriptor, isIndex: Bool, entries: [Entry], platform: Platform?, annotations: [String: String],
+                tags: [String] = []) {
+        self.descriptor = descriptor
+        self.isIndex = isIndex
+        self.entries = entries
+        self.platform = platform
+        self.annotations = annotations
+        self.tags = tags
+    }
 
     /// The entries a job may patch: image manifests with a platform.
     public var patchable: [Entry] {
@@ -58,6 +70,16 @@ public struct IndexAssembler: Sendable {
     public init(registry: RegistryClient, scratch: String) {
         self.registry = registry
         self.scratch = scratch
+    }
+
+    /// The tags of the repository (or layout) `reference` names.
+    public func listTags(_ reference: ImageReference) async throws -> [String] {
+        switch reference {
+        case .registry(let registryReference):
+            return try await registry.listTags(registryReference.repositoryLocation)
+        case .layout(let path, _):
+            return try OCILayout.open(at: path).readIndex().manifests.compactMap(\.refName)
+        }
     }
 
     public func inspect(_ reference: ImageReference) async throws -> ImageSummary {

@@ -1,3 +1,4 @@
+import Foundation
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
@@ -81,5 +82,50 @@ extension RegistryClient {
         let sink = MemorySink()
         try await fetchBlob(descriptor, from: repository, to: sink)
         return sink.bytes
+    }
+}
+
+extension RegistryClient {
+    /// At most this many tags are listed for one repository.
+    public static let maxTags = 10_000
+
+    /// GET /v2/<name>/tags/list (distribution-spec "Listing tags"), following
+    /// the `Link: <…>; rel="next"` pages the registry sends.
+    public func listTags(_ repository: RegistryRepository) async throws -> [String] {
+        var url = "\(baseURL(for: repository.registry))/v2/\(repository.name)/tags/list?n=1000"
+        var tags: [String] = []
+        for _ in 0..<(Self.maxTags / 1000 + 1) {
+            let request = RegistryRequest(method: .GET, url: url, registry: repository.registry,
+                                          scopes: [repository.pullScope], operation: "tags of \(repository.name)")
+            let response = try await send(request, timeout: configuration.requestTimeout)
+            guard response.status == .ok else {
+                throw await Self.failure(response, request, notFoundMeansMissing: true)
+            }
+            let bytes = try await Self.collect(response, limit: 8 << 20)
+            guard let page = try? JSONValue(parsing: bytes) else {
+                throw EngineError(.registry, "\(url) answered something that is not a tag list (starting \"\(String(decoding: bytes.prefix(60), as: UTF8.self))\")")
+            }
+            tags += (page["tags"]?.arrayValue ?? []).compactMap(\.stringValue)
+            guard tags.count <= Self.maxTags else {
+                throw EngineError(.invalidInput, "\(repository) has more than \(Self.maxTags) tags; name them with the list strategy")
+            }
+            guard let link = response.headers.first(name: "Link"), let next = Self.nextPage(link) else { return tags }
+            url = next.hasPrefix("/") ? baseURL(for: repository.registry) + next : next
+            guard url.hasPrefix(baseURL(for: repository.registry) + "/") else {
+                throw EngineError(.registry, "\(repository.registry) sent a tag page on another host: \(url)")
+            }
+        }
+        return tags
+    }
+
+    /// The target of a `Link: <URL>; rel="next"` header (RFC 8288).
+    static func nextPage(_ link: String) -> String? {
+        for part in link.split(separator: ",") {
+            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let target = fields.first, target.hasPrefix("<"), target.hasSuffix(">"),
+                  fields.dropFirst().contains(where: { $0.replacingOccurrences(of: " ", with: "") == "rel=\"next\"" || $0 == "rel=next" }) else { continue }
+            return String(target.dropFirst().dropLast())
+        }
+        return nil
     }
 }

@@ -7,7 +7,7 @@ public struct CopaCommand: AsyncParsableCommand {
         commandName: "copa",
         abstract: "Patch OS-package vulnerabilities in container images from a scanner report.",
         version: AgentVersionInfo.client,
-        subcommands: [PatchCommand.self, ManifestCommand.self, AgentInfoCommand.self, KeygenCommand.self]
+        subcommands: [PatchCommand.self, ManifestCommand.self, AgentInfoCommand.self, KeygenCommand.self, BenchSubmitCommand.self]
     )
 
     public init() {}

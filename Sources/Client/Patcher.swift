@@ -191,8 +191,7 @@ struct Patcher: Sendable {
     /// digest is deterministic, so a job that ran twice gives the same one.
     private func runPlaced(_ submit: Copa_Protocol_V1_Submit, platform: Platform?, executor: String, printer: JobPrinter,
                            row: (image: String, platform: String), final: Bool = true) async -> JobOutcome {
-        let started = ContinuousClock.now
-        let (outcome, agent) = await placeAndRun(submit, platform: platform, executor: executor, printer: printer, final: final)
+        let (outcome, agent, seconds) = await placeAndRun(submit, platform: platform, executor: executor, printer: printer, final: final)
         let digest: String, text: String
         switch outcome {
         case .succeeded(let result): (digest, text) = (result.manifest.digest, "succeeded")
@@ -200,33 +199,37 @@ struct Patcher: Sendable {
         case .lost: (digest, text) = ("", "agent lost")
         }
         await records.append(JobRecord(image: row.image, platform: row.platform, agent: agent, outcome: text,
-                                       digest: digest, seconds: (ContinuousClock.now - started).seconds))
+                                       digest: digest, seconds: seconds))
         return outcome
     }
 
     private func placeAndRun(_ submit: Copa_Protocol_V1_Submit, platform: Platform?, executor: String, printer: JobPrinter,
-                             final: Bool) async -> (JobOutcome, String) {
+                             final: Bool) async -> (JobOutcome, String, Double) {
         var submit = submit
         var resubmits = 0
+        // From the job's placement (not its wait for a free slot) to its end.
+        var started = ContinuousClock.now
+        let elapsed = { (ContinuousClock.now - started).seconds }
         while true {
             guard let placed = await pool.acquire(platform, executor: executor) else {
                 if resubmits > 0 {
                     printer.error("no agent is left to resubmit the job to")
-                    return (.failed(ExitCodes.agentUnreachable), "-")
+                    return (.failed(ExitCodes.agentUnreachable), "-", elapsed())
                 }
                 printer.error("no agent patches \(platform.map(\.description) ?? "this image") with executor \(executor) (they patch: \(await pool.platforms.joined(separator: ", ")))")
-                return (.failed(ExitCodes.invalidInput), "-")
+                return (.failed(ExitCodes.invalidInput), "-", elapsed())
             }
+            if resubmits == 0 { started = ContinuousClock.now }
             if pool.connections.count > 1 {
                 printer.note("runs on agent \(placed.welcome.agentName) (\(placed.name))")
             }
             let outcome = await runner.run(submit: submit, on: placed, timeout: timeout, printer: printer, final: final)
             await pool.finished(on: placed)
-            guard case .lost(let why) = outcome else { return (outcome, placed.welcome.agentName) }
+            guard case .lost(let why) = outcome else { return (outcome, placed.welcome.agentName, elapsed()) }
             await pool.markLost(placed)
             guard resubmits < maxResubmits else {
                 printer.error(why)
-                return (outcome, placed.welcome.agentName)
+                return (outcome, placed.welcome.agentName, elapsed())
             }
             resubmits += 1
             printer.note("agent \(placed.welcome.agentName) (\(placed.name)) was lost (\(why)); resubmitting the job (\(resubmits) of at most \(maxResubmits))")

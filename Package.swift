@@ -52,10 +52,14 @@ let package = Package(
             ],
             exclude: ["ops.proto", "worker.proto", "control.proto"]
         ),
+        // What the client and the engine share: platforms, references,
+        // digests, the update manifest and its wire form, Debian versions.
+        // No NIO, gRPC or HTTP client.
+        .target(name: "CopaCore", dependencies: ["Protocol"]),
         .target(
             name: "Engine",
             dependencies: [
-                "CZlib", "CLzma", "CZstd", "BuildKitAPI",
+                "CopaCore", "CZlib", "CLzma", "CZstd", "BuildKitAPI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -78,13 +82,14 @@ let package = Package(
         .target(
             name: "Client",
             dependencies: [
-                "Engine", "Protocol", "Agent",
+                "CopaCore", "Protocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        .executableTarget(name: "copa", dependencies: ["Client"]),
+        // The client with the embedded agent wired in.
+        .executableTarget(name: "copa", dependencies: ["Client", "Agent", "Engine"]),
         .executableTarget(
             name: "copa-agent",
             dependencies: [

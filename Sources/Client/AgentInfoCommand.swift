@@ -1,6 +1,5 @@
-import Agent
 import ArgumentParser
-import Engine
+import CopaCore
 import Foundation
 import Protocol
 

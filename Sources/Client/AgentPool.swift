@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 import Protocol
 

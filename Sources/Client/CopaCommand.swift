@@ -13,7 +13,7 @@ public struct CopaCommand: AsyncParsableCommand {
     public init() {}
 }
 
-/// Exit codes of `copa` (documented in docs/cli.md).
+/// Exit codes of `copa` (documented in README.md).
 public enum ExitCodes {
     /// The patch failed (package, registry, verification, validation...).
     public static let patchFailed: Int32 = 1

@@ -1,27 +1,51 @@
-import Agent
-import Engine
+import CopaCore
 import Foundation
 import Protocol
 
 /// Shows a job's progress on stderr and its result on stdout.
 ///
-/// `plain` (and `auto`, for now) prints one line per step and log line;
-/// `json` prints each message as one JSON object per line, for machines.
+/// `plain` prints one line per step and log line; `auto` does so too
+/// unless stderr is a terminal, where each job gets one live line redrawn in
+/// place (`LiveBoard`); `json` prints each message as one JSON object per
+/// line, for machines, and nothing else.
 struct JobPrinter: Sendable {
     let mode: ProgressMode
     /// Names the job in every line when several run at once (its platform).
     var label: String?
+    let board: LiveBoard?
 
     init(mode: ProgressMode, label: String? = nil) {
         self.mode = mode
         self.label = label
+        board = mode == .auto ? LiveBoard.forTerminal() : nil
     }
 
-    func labelled(_ label: String) -> JobPrinter { JobPrinter(mode: mode, label: label) }
+    private init(mode: ProgressMode, label: String?, board: LiveBoard?) {
+        self.mode = mode
+        self.label = label
+        self.board = board
+    }
+
+    func labelled(_ label: String) -> JobPrinter { JobPrinter(mode: mode, label: label, board: board) }
+
+    private var key: String { label ?? "job" }
 
     private func err(_ line: String) {
         let text = label.map { "[\($0)] " + line } ?? line
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        if let board {
+            board.printAbove(text)
+        } else {
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+    }
+
+    /// Where the job runs (several agents): a line of its own, or on its live line.
+    func placed(on agent: String, endpoint: String) {
+        if let board {
+            board.update(key, force: true) { $0.agent = agent }
+        } else {
+            note("runs on agent \(agent) (\(endpoint))")
+        }
     }
 
     /// A line of the command's own (not of a job): a warning, a plan.
@@ -65,12 +89,22 @@ struct JobPrinter: Sendable {
         case .log(let log):
             if mode == .json {
                 emitJSON(["type": "log", "seq": Int(event.sequence), "level": "\(log.level)", "message": log.message])
+            } else if let board {
+                // The live line shows where the job is; only warnings and errors stay on the screen.
+                if log.level == .warning || log.level == .error { err("\(log.level): \(log.message)") }
+                else if log.level == .info { board.update(key) { $0.progress = String(log.message.prefix(60)) } }
             } else if log.level != .debug {
                 err(log.level == .warning ? "warning: \(log.message)" : log.message)
             }
         case .step(let step):
             if mode == .json {
                 emitJSON(["type": "step", "seq": Int(event.sequence), "name": step.name, "state": "\(step.state)", "detail": step.detail, "timeUnixNano": Int(event.timeUnixNano)])
+            } else if let board {
+                if step.state == .failed { err("[\(step.name)] failed: \(step.detail)") }
+                board.update(key, force: true) {
+                    $0.step = step.state == .started ? step.name : "\(step.name) \(String(describing: step.state).lowercased())"
+                    $0.progress = ""
+                }
             } else if step.state != .started {
                 err("[\(step.name)] \(String(describing: step.state).lowercased())\(step.detail.isEmpty ? "" : ": \(step.detail)")")
             }
@@ -78,6 +112,8 @@ struct JobPrinter: Sendable {
             if mode == .json {
                 emitJSON(["type": "progress", "seq": Int(event.sequence), "step": progress.step,
                           "current": Int(progress.current), "total": Int(progress.total), "unit": progress.unit])
+            } else if let board {
+                board.update(key) { $0.progress = LiveBoard.amount(progress.current, progress.total, unit: progress.unit) }
             }
         case nil:
             break
@@ -105,6 +141,7 @@ struct JobPrinter: Sendable {
         if mode == .json {
             emitJSON(["type": "failure", "job": failure.jobID, "code": "\(failure.code)", "message": failure.message])
         } else {
+            board?.update(key, force: true) { $0.done = "failed [\(failure.code)]" }
             err("error: \(failure.message) [\(failure.code)]")
         }
     }
@@ -125,10 +162,12 @@ struct JobPrinter: Sendable {
             if !result.platform.architecture.isEmpty { object["platform"] = Platform(wire: result.platform).description }
             emitJSON(object)
         }
+        board?.update(key, force: true) { $0.done = "done \(result.manifest.digest)" }
         for warning in result.warnings {
             err("warning: \(warning.package): \(warning.message)")
         }
-        if let label, !result.packages.isEmpty { print("\(label):") }
+        var out = ""
+        if let label, !result.packages.isEmpty { out += "\(label):\n" }
         var rows = [["PACKAGE", "FROM", "TO", "OUTCOME"]]
         for package in result.packages {
             rows.append([package.name, package.fromVersion, package.toVersion,
@@ -137,11 +176,12 @@ struct JobPrinter: Sendable {
         let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
             let padded = row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-            print(padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+            out += padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
         }
-        guard final else { return }
-        print("patched: \(result.image)")
-        print("digest: \(result.manifest.digest)")
+        if final {
+            out += "patched: \(result.image)\ndigest: \(result.manifest.digest)\n"
+        }
+        if let board { board.printStdout(out) } else { FileHandle.standardOutput.write(Data(out.utf8)) }
     }
 
     static func outcomeName(_ outcome: Copa_Protocol_V1_PackageOutcome.Outcome) -> String {

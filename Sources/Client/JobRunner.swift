@@ -1,5 +1,4 @@
-import Agent
-import Engine
+import CopaCore
 import Foundation
 import Logging
 import Protocol
@@ -58,8 +57,11 @@ struct JobRunner {
             } else {
                 options = SocketOptions()
                 var agentLogger = logger
-                agentLogger.logLevel = .warning
-                let embedded = try await EmbeddedAgent.start(workdir: workdir, logger: agentLogger)
+                // Its warnings repeat what the job's Failure says; on a live
+                // board they would also break the lines being redrawn.
+                agentLogger.logLevel = printer.board == nil ? .warning : .error
+                guard let start = EmbeddedAgentHook.start else { throw NoEmbeddedAgent() }
+                let embedded = try await start(workdir, agentLogger)
                 endpoint = embedded.endpoint
                 embeddedSocket = embedded.socket
             }

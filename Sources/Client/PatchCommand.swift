@@ -1,5 +1,5 @@
 import ArgumentParser
-import Engine
+import CopaCore
 import Foundation
 import Logging
 import Protocol
@@ -136,7 +136,7 @@ struct PatchCommand: AsyncParsableCommand {
         let pool: AgentPool
         do {
             pool = try await AgentPool.connect(targets, selector: selector, runner: runner,
-                                               workdir: workdir ?? EmbeddedAgent.defaultWorkdir())
+                                               workdir: workdir ?? EmbeddedAgentHook.defaultWorkdir())
         } catch .noneReachable {
             throw ExitCode(ExitCodes.agentUnreachable)
         } catch .noneSelected(let message) {

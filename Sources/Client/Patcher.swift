@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 import Protocol
 
@@ -166,7 +166,7 @@ struct Patcher: Sendable {
         for (job, outcome) in zip(plan.jobs, outcomes) {
             guard case .succeeded(let result) = outcome else { continue }
             var entry = Copa_Protocol_V1_PatchedManifest()
-            entry.source = result.hasSourceManifest ? result.sourceManifest : Copa_Protocol_V1_Descriptor(job.entry)
+            entry.source = result.hasSourceManifest ? result.sourceManifest : job.entry
             entry.patched = result.manifest
             patched.append(entry)
         }
@@ -220,9 +220,7 @@ struct Patcher: Sendable {
                 return (.failed(ExitCodes.invalidInput), "-", elapsed())
             }
             if resubmits == 0 { started = ContinuousClock.now }
-            if pool.connections.count > 1 {
-                printer.note("runs on agent \(placed.welcome.agentName) (\(placed.name))")
-            }
+            if pool.connections.count > 1 { printer.placed(on: placed.welcome.agentName, endpoint: placed.name) }
             let outcome = await runner.run(submit: submit, on: placed, timeout: timeout, printer: printer, final: final)
             await pool.finished(on: placed)
             guard case .lost(let why) = outcome else { return (outcome, placed.welcome.agentName, elapsed()) }

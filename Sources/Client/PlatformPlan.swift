@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 import Protocol
 
@@ -52,9 +52,14 @@ enum ReportSet {
 struct PlatformPlan {
     struct Job {
         let platform: Platform
-        let entry: Descriptor
+        let entry: Copa_Protocol_V1_Descriptor
         let report: PlatformReport
     }
+
+    /// OCI and Docker image manifests (not indexes, not artifacts).
+    static let imageManifestTypes: Set<String> = [
+        "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json",
+    ]
 
     let jobs: [Job]
     /// Entries kept as they are (other platforms, attestations).
@@ -65,7 +70,7 @@ struct PlatformPlan {
     init(image: String, info: Copa_Protocol_V1_ImageInfo, reports: [PlatformReport], isDirectory: Bool,
          requested: [Platform]) throws {
         let patchable = info.entries.filter {
-            !$0.attestation && !$0.platform.architecture.isEmpty && MediaType($0.descriptor.mediaType).isImageManifest
+            !$0.attestation && !$0.platform.architecture.isEmpty && Self.imageManifestTypes.contains($0.descriptor.mediaType)
         }
         let listed = patchable.map { Platform(wire: $0.platform).description }
         let listing = listed.isEmpty ? "none" : listed.joined(separator: ", ")
@@ -102,14 +107,14 @@ struct PlatformPlan {
                 throw EngineError(.invalidInput,
                     "\(image) has no image for \(platform) (it has: \(listing)); the report \(report.path) cannot be applied")
             }
-            jobs.append(Job(platform: Platform(wire: entry.platform), entry: try Descriptor(wire: entry.descriptor),
+            jobs.append(Job(platform: Platform(wire: entry.platform), entry: entry.descriptor,
                             report: report))
         }
         guard !jobs.isEmpty else {
             throw EngineError(.invalidInput, "no report applies to any platform of \(image) (it has: \(listing))")
         }
         self.jobs = jobs
-        let patched = Set(jobs.map(\.entry.digest.description))
+        let patched = Set(jobs.map(\.entry.digest))
         kept = info.entries.filter { !patched.contains($0.descriptor.digest) }
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Engine
+import CopaCore
 import Foundation
 
 extension ReportFormat: ExpressibleByArgument {}

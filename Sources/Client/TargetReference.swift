@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 
 /// Works out where the patched image goes, as Copa does: `-t` may be a bare

@@ -155,4 +155,27 @@ extension EmbeddedPatchTests {
                 "\(failure?.message ?? "no failure")")
         #expect(try run("/usr/bin/skopeo", ["inspect", "oci:\(layout):arm"]).status != 0)
     }
+
+    /// On a terminal (`script` gives copa one), each platform has a live
+    /// line redrawn in place and ending in its digest; without one, plain
+    /// lines and no escape sequence.
+    @Test func onATerminalEachJobHasALiveLine() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let reports = try TestEnvironment.fixtures + "/images/reports-multi"
+        let directory = try TestEnvironment.temporaryDirectory()
+        let command = [TestEnvironment.binary("copa"), "patch", "--workdir", directory + "/work",
+                       "-i", "oci:\(layout):multi", "-r", reports, "-t", "live"].joined(separator: " ")
+        try run("/usr/bin/script", ["-qfec", command, directory + "/typescript"], environment: ["TERM": "xterm"]).check()
+        let screen = try String(contentsOfFile: directory + "/typescript", encoding: .utf8)
+        #expect(screen.contains("\u{1B}[") && screen.contains("\u{1B}[J"), "redrawn in place: \(screen)")
+        let patched = try Self.multiIndex("oci:\(layout):live")
+        for architecture in ["amd64", "arm64"] {
+            let digest = try #require(patched.digest(architecture: architecture))
+            #expect(screen.contains("done \(digest)"), "\(architecture)'s line ends with its digest")
+        }
+        let plain = try patchIndex(["-i", "oci:\(layout):multi", "-r", reports, "-t", "plain"])
+        try plain.check()
+        #expect(!plain.stderr.contains("\u{1B}["), "\(plain.stderr)")
+        #expect(plain.stderr.contains("[linux/arm64/v8] [apply] completed"), "\(plain.stderr)")
+    }
 }

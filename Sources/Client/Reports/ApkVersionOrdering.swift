@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 
 /// apk-tools version ordering (Alpine, Wolfi). A version is
 /// `digit{.digit}...{letter}{_suffix{number}}...{~hash}{-rN}`; the suffixes

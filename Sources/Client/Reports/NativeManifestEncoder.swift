@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 
 /// Writes an `UpdateManifest` as Copa's v1alpha2 JSON (what `copa manifest`

@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 
 /// Reads Copa's UpdateManifest JSON, apiVersion v1alpha1 or v1alpha2 (see

@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 
 /// The fallback ordering for OS families without a known scheme: rpm's
 /// `rpmvercmp` over the whole string, a generic segment comparison. Runs of

@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 
 /// Shared JSON plumbing of the report parsers: decoding with errors that name

@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 
 /// The report formats the client reads; each has one `ReportParser`.

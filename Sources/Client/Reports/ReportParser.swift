@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 
 /// Turns one scanner-report format into the engine's `UpdateManifest`.

@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 
 /// rpm version ordering: epoch first, then version and release each with
 /// `rpmvercmp` (rpm lib/rpmvercmp.c), which compares alternating digit and

@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 
 /// Reads Trivy JSON reports (SchemaVersion 2): the OS packages of `os-pkgs`

@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 import Foundation
 
 /// One OS-package finding as a report lists it: one vulnerability of one

@@ -1,4 +1,4 @@
-import Engine
+import CopaCore
 
 /// How one distribution orders package versions. Collapsing several
 /// vulnerabilities of a package into one update needs the highest fixed

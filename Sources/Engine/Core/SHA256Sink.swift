@@ -24,8 +24,8 @@ public final class SHA256Sink: ByteSink {
     }
 
     /// The digest and size of everything written so far.
-    public func finalize() -> (digest: Digest, size: Int64) {
-        (Digest(trusted: .sha256, hash: hasher.finalize()), byteCount)
+    public func finalize() -> (digest: CopaCore.Digest, size: Int64) {
+        (CopaCore.Digest(trusted: .sha256, hash: hasher.finalize()), byteCount)
     }
 
     /// Fails unless the bytes written so far are exactly what `descriptor` names

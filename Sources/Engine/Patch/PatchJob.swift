@@ -183,13 +183,3 @@ struct PatchJob {
         return result
     }
 }
-
-extension ImageReference {
-    /// The tag the reference names, if any.
-    public var tagName: String? {
-        switch self {
-        case .registry(let reference): reference.tag
-        case .layout(_, let tag): tag
-        }
-    }
-}

@@ -1,12 +1,14 @@
 import Agent
+import Client
 import Engine
 import Foundation
 import Logging
 import Protocol
 
-/// The agent the client runs in-process when no `--agent` is given. It is the
+/// The agent `copa` runs in-process when no `--agent` is given. It is the
 /// same `Agent` a remote `copa-agent serve` runs, reached over `inproc://`
 /// through the same protocol code, so the embedded path tests the real one.
+/// It lives in the executable: the Client module knows no engine.
 enum EmbeddedAgent {
     static func start(workdir: String, logger: Logger) async throws -> (endpoint: String, socket: AgentSocket) {
         let endpoint = "inproc://copa-embedded-\(UUID().uuidString)"
@@ -19,12 +21,5 @@ enum EmbeddedAgent {
         let agent = Agent(configuration: configuration, executors: [executor], logger: logger)
         Task { await agent.serve(socket) }
         return (endpoint, socket)
-    }
-
-    static func defaultWorkdir() -> String {
-        if let cache = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"], !cache.isEmpty {
-            return cache + "/copa"
-        }
-        return NSHomeDirectory() + "/.cache/copa"
     }
 }

@@ -1,5 +1,3 @@
-import Crypto
-
 /// A content digest, `algorithm:encoded`.
 ///
 /// OCI image-spec descriptor.md "Digests": `digest ::= algorithm ":" encoded`.
@@ -47,14 +45,9 @@ public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible {
         self.encoded = encoded
     }
 
-    /// The SHA-256 digest of `bytes`.
-    public static func sha256(_ bytes: some Sequence<UInt8>) -> Digest {
-        let data = Array(bytes)
-        return Digest(trusted: .sha256, hash: SHA256.hash(data: data))
-    }
-
-    /// Builds a digest from a hash just computed (always well-formed, so no validation).
-    init(trusted algorithm: Algorithm, hash: some Sequence<UInt8>) {
+    /// Builds a digest from a hash just computed (always well-formed, so no
+    /// validation). Computing one is the engine's (`Digest.sha256`).
+    public init(trusted algorithm: Algorithm, hash: some Sequence<UInt8>) {
         self.algorithm = algorithm
         self.encoded = Digest.lowerHex(hash)
     }

@@ -211,3 +211,13 @@ extension RegistryReference {
 private func isAlphanumeric(_ byte: UInt8) -> Bool {
     (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
 }
+
+extension ImageReference {
+    /// The tag the reference names, if any.
+    public var tagName: String? {
+        switch self {
+        case .registry(let reference): reference.tag
+        case .layout(_, let tag): tag
+        }
+    }
+}

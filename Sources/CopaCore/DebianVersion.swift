@@ -113,15 +113,15 @@ extension DebianVersion: CustomStringConvertible {
 }
 
 extension UInt8 {
-    var isDpkgDigit: Bool { self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9") }
+    public var isDpkgDigit: Bool { self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9") }
 
-    var isDpkgLetter: Bool {
+    public var isDpkgLetter: Bool {
         (self >= UInt8(ascii: "a") && self <= UInt8(ascii: "z"))
             || (self >= UInt8(ascii: "A") && self <= UInt8(ascii: "Z"))
     }
 
     /// C `isspace` in the C locale, which is what dpkg uses.
-    var isDpkgSpace: Bool { self == 0x20 || (self >= 0x09 && self <= 0x0D) }
+    public var isDpkgSpace: Bool { self == 0x20 || (self >= 0x09 && self <= 0x0D) }
 
     /// Policy 5.6.12: alphanumerics and `. + - ~ :` (the last two only where
     /// an epoch or revision was split off, which the split guarantees).
@@ -138,7 +138,7 @@ extension UInt8 {
 
 extension String {
     /// Drops leading and trailing C-locale whitespace, as dpkg does before parsing.
-    func trimmingDpkgSpace() -> String {
+    public func trimmingDpkgSpace() -> String {
         if let first = utf8.first, let last = utf8.last, !first.isDpkgSpace, !last.isDpkgSpace { return self }
         let bytes = Array(utf8)
         guard let start = bytes.firstIndex(where: { !$0.isDpkgSpace }),

@@ -117,7 +117,7 @@ extension Agent {
         let replacements = try assembly.manifests.map { entry in
             PatchedManifest(source: try Descriptor(wire: entry.source), patched: try Descriptor(wire: entry.patched))
         }
-        return IndexAssemblyExecutor(images: images, replacements: replacements)
+        return IndexAssemblyExecutor(images: images, replacements: replacements, platformTags: assembly.platformTags)
     }
 }
 
@@ -128,12 +128,14 @@ struct IndexAssemblyExecutor: PatchExecutor {
     let platforms: [Platform] = []
     let images: any ImageOperations
     let replacements: [PatchedManifest]
+    let platformTags: Bool
 
     func patch(_ request: PatchRequest, reporter: any PatchReporter) async throws -> PatchResult {
-        let replacements = replacements
+        let replacements = replacements, platformTags = platformTags
         return try await images.withAssembler(options: request.options) { assembler in
             let written = try await assembler.assemble(request.image, target: request.target, replacements: replacements,
-                                                       sourceDateEpoch: request.options.sourceDateEpoch, reporter: reporter)
+                                                       sourceDateEpoch: request.options.sourceDateEpoch,
+                                                       platformTags: platformTags, reporter: reporter)
             await reporter.log(.info, "index \(written.digest): \(replacements.count) platform(s) patched, the rest kept")
             var result = PatchResult(reference: request.target.description, platform: request.platform, manifest: written,
                                      config: written, patchLayer: written, patchLayerDiffID: written.digest,

@@ -75,6 +75,9 @@ struct PatchCommand: AsyncParsableCommand {
     @Option(help: "Working directory of the embedded agent.")
     var workdir: String?
 
+    @Flag(help: "For an index, also tag each patched platform <target tag>-<arch>[-<variant>], as Copa does.")
+    var platformTags = false
+
     @Option(help: "How many times a job whose agent is lost (died, partitioned) is submitted to another agent.")
     var maxResubmits = 2
 
@@ -145,9 +148,10 @@ struct PatchCommand: AsyncParsableCommand {
         }
         let interrupt = ActiveJobs.cancelOnInterrupt()
         defer { interrupt.cancel() }
-        let patcher = Patcher(runner: runner, pool: pool, options: jobOptions(timeout: timeoutDuration), executor: executor,
+        var patcher = Patcher(runner: runner, pool: pool, options: jobOptions(timeout: timeoutDuration), executor: executor,
                               maxResubmits: maxResubmits, insecureRegistries: insecureRegistries, timeout: timeoutDuration,
                               records: JobRecords())
+        patcher.platformTags = platformTags
         let exitCode: Int32
         if let single {
             exitCode = await patcher.patch(single, printer: printer)

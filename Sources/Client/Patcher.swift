@@ -42,6 +42,8 @@ struct Patcher: Sendable {
     let insecureRegistries: [String]
     let timeout: Duration
     let records: JobRecords
+    /// Tag each patched platform of an index `<target tag>-<arch>[-<variant>]` too.
+    var platformTags = false
 
     /// Returns the exit code for this image.
     func patch(_ patch: ImagePatch, printer: JobPrinter) async -> Int32 {
@@ -180,6 +182,7 @@ struct Patcher: Sendable {
         assembly.image = patch.source
         assembly.target = patch.target
         assembly.assembly.manifests = patched
+        assembly.assembly.platformTags = platformTags
         assembly.options = options
         return await runPlaced(assembly, platform: nil, executor: "auto",
                                printer: printer.labelled(printer.label.map { "\($0) index" } ?? "index"),

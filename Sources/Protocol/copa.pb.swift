@@ -458,6 +458,10 @@ public nonisolated struct Copa_Protocol_V1_IndexAssembly: Sendable {
 
   public var manifests: [Copa_Protocol_V1_PatchedManifest] = []
 
+  /// Also tag each patched platform `<target tag>-<architecture>[-<variant>]`
+  /// (as Copa does), before the index gets the target tag.
+  public var platformTags: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1769,7 +1773,7 @@ nonisolated extension Copa_Protocol_V1_Submit: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Copa_Protocol_V1_IndexAssembly: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".IndexAssembly"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}manifests\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}manifests\0\u{3}platform_tags\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1778,6 +1782,7 @@ nonisolated extension Copa_Protocol_V1_IndexAssembly: SwiftProtobuf.Message, Swi
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.manifests) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.platformTags) }()
       default: break
       }
     }
@@ -1787,11 +1792,15 @@ nonisolated extension Copa_Protocol_V1_IndexAssembly: SwiftProtobuf.Message, Swi
     if !self.manifests.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.manifests, fieldNumber: 1)
     }
+    if self.platformTags != false {
+      try visitor.visitSingularBoolField(value: self.platformTags, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Copa_Protocol_V1_IndexAssembly, rhs: Copa_Protocol_V1_IndexAssembly) -> Bool {
     if lhs.manifests != rhs.manifests {return false}
+    if lhs.platformTags != rhs.platformTags {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

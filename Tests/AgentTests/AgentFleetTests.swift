@@ -102,6 +102,15 @@ import Testing
                                        "-i", "oci:\(layout):debian", "-r", report, "-t", "never"])
         #expect(bad.status == 3)
         #expect(bad.stderr.contains("'region ~ eu'"), "\(bad.stderr)")
+        let broken = try TestEnvironment.temporaryDirectory() + "/broken.yaml"
+        try "agents:\n  - endpoint: http://build-1:7800\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        let badInventory = try await Self.copa(["patch", "--agents", broken, "-i", "oci:\(layout):debian", "-r", report, "-t", "never"])
+        #expect(badInventory.status == 3)
+        #expect(badInventory.stderr.contains("endpoint must be tcp://HOST:PORT"), "\(badInventory.stderr)")
+        try "agents:\n  - endpoint: tcp://127.0.0.1:1\n    key: no-such-key.pub\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        let badKey = try await Self.copa(["patch", "--agents", broken, "-i", "oci:\(layout):debian", "-r", report, "-t", "never"])
+        #expect(badKey.status == 3)
+        #expect(badKey.stderr.contains("key is neither a CURVE public key"), "\(badKey.stderr)")
         #expect(try run("/usr/bin/skopeo", ["inspect", "oci:\(layout):never"]).status != 0)
 
         let info = try await Self.copa(["agent-info", "--agents", inventory])
@@ -243,6 +252,10 @@ struct NetworkNamespaces: Sendable {
     func exec(_ index: Int) -> [String] { ["/usr/sbin/ip", "netns", "exec", name(index)] }
 
     static func create(count: Int) -> NetworkNamespaces? {
+        if ProcessInfo.processInfo.environment["COPA_TEST_NO_NETNS"] == "1" {
+            lastError = "COPA_TEST_NO_NETNS=1"
+            return nil
+        }
         let suffix = String(UInt32.random(in: 0x1000...0xffff), radix: 16)
         let network = NetworkNamespaces(suffix: suffix, base: Int.random(in: 0..<80) * 3, count: count)
         for index in 0..<count {

@@ -51,4 +51,50 @@ import Testing
             #expect(output.stdout.contains(upstream), "openssl version: \(output.stdout), package \(opensslVersion)")
         }
     }
+
+    /// A real two-platform index built from Debian's amd64 and arm64
+    /// packages (the arm64 root installed by the host's dpkg, no emulation),
+    /// patched per platform from Copa's report directory through the
+    /// loopback registry: both platforms get their architecture's fixes.
+    @Test func patchesARealTwoPlatformIndexFromTheDebianArchive() async throws {
+        if ProcessInfo.processInfo.environment["COPA_TEST_SKIP_LIVE"] == "1" {
+            print("LivePatchTests skipped: COPA_TEST_SKIP_LIVE=1")
+            return
+        }
+        let image = try TestEnvironment.variable("COPA_TEST_LIVE_IMAGE")
+        let reports = (try TestEnvironment.variable("COPA_TEST_LIVE_REPORT") as NSString).deletingLastPathComponent + "/reports-multi"
+        let source = image.replacingOccurrences(of: ":bookworm", with: ":bookworm-multi")
+        let target = "bookworm-multi-\(UInt32.random(in: 0 ... .max))"
+        let workdir = try TestEnvironment.temporaryDirectory()
+        try await runAsync(TestEnvironment.binary("copa"), ["patch", "--workdir", workdir, "-i", source, "-r", reports, "-t", target]).check()
+        let patchedReference = source.replacingOccurrences(of: ":bookworm-multi", with: ":\(target)")
+        let raw = try await runAsync("/usr/bin/skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(patchedReference)"]).check()
+        let index = try JSONSerialization.jsonObject(with: Data(raw.stdout.utf8)) as? [String: Any]
+        #expect((index?["manifests"] as? [Any])?.count == 2)
+        #expect((index?["annotations"] as? [String: String])?["sh.copa.patched"] != nil)
+        for (architecture, triplet) in [("amd64", "x86_64-linux-gnu"), ("arm64", "aarch64-linux-gnu")] {
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reports + "/\(architecture).json"))) as? [String: Any]
+            let vulnerabilities = ((report?["Results"] as? [[String: Any]]) ?? []).flatMap { $0["Vulnerabilities"] as? [[String: Any]] ?? [] }
+            #expect(!vulnerabilities.isEmpty, "\(architecture): the live report lists no updates")
+            let layout = try TestEnvironment.temporaryDirectory() + "/layout"
+            try await runAsync("/usr/bin/skopeo", ["--insecure-policy", "--override-arch", architecture, "copy", "--quiet",
+                                                   "--src-tls-verify=false", "docker://\(patchedReference)", "oci:\(layout):image"]).check()
+            let bundle = try TestEnvironment.temporaryDirectory() + "/bundle"
+            try await runAsync("/usr/bin/umoci", ["unpack", "--image", "\(layout):image", bundle]).check()
+            let unpacked = UnpackedImage(rootfs: bundle + "/rootfs")
+            let versions = try unpacked.installedVersions()
+            for vulnerability in vulnerabilities {
+                guard let name = vulnerability["PkgName"] as? String, let fixed = vulnerability["FixedVersion"] as? String,
+                      let installed = versions[name] else {
+                    Issue.record("\(architecture): \(vulnerability["PkgName"] ?? "?") is not installed in the patched image")
+                    continue
+                }
+                let compare = try await runAsync("/usr/bin/dpkg", ["--compare-versions", installed, "ge", fixed])
+                #expect(compare.status == 0, "\(architecture): \(name) is \(installed), fixed in \(fixed)")
+            }
+            // The fixed libssl is this platform's build.
+            #expect(unpacked.contents("var/lib/dpkg/info/libssl3:\(architecture).list")?.contains("/usr/lib/\(triplet)/libssl.so.3") == true,
+                    "\(architecture)")
+        }
+    }
 }

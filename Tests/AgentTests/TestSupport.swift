@@ -288,3 +288,22 @@ final class SlowFileServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 }
+
+/// Runs a command without holding a thread of the test pool while it runs:
+/// its output goes to files, and the process is polled with Task.sleep.
+func runAsync(_ executable: String, _ arguments: [String]) async throws -> CommandResult {
+    let directory = try TestEnvironment.temporaryDirectory()
+    FileManager.default.createFile(atPath: directory + "/out", contents: nil)
+    FileManager.default.createFile(atPath: directory + "/err", contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/out"))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/err"))
+    try process.run()
+    while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+    process.waitUntilExit()
+    let read = { (name: String) in (try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? "" }
+    return CommandResult(status: process.terminationStatus, stdout: read("out"), stderr: read("err"),
+                         command: ([executable] + arguments).joined(separator: " "))
+}

@@ -113,7 +113,8 @@ public struct IndexAssembler: Sendable {
     /// there first (manifests, nested indexes, blobs); nothing is tagged
     /// until all of it is present.
     public func assemble(_ reference: ImageReference, target: ImageReference, replacements: [PatchedManifest],
-                         sourceDateEpoch: Int64?, reporter: any PatchReporter) async throws -> Descriptor {
+                         sourceDateEpoch: Int64?, platformTags: Bool = false,
+                         reporter: any PatchReporter) async throws -> Descriptor {
         let source = try makeImageSource(reference, client: registry)
         var (top, bytes) = try await source.top()
         top.mediaType = try ManifestResolver.manifestType(declared: top.mediaType, bytes: bytes)
@@ -140,8 +141,10 @@ public struct IndexAssembler: Sendable {
         await reporter.step("assemble-index", .started, detail: "")
         // The patched manifests: present at the target, and what they say they are.
         var created: [String] = []
+        var patchedBytes: [Digest: [UInt8]] = [:]
         for replacement in byDigest.values {
             let stored = try await targetSource.fetchManifest(replacement.patched)
+            patchedBytes[replacement.source.digest] = stored
             let manifest = try ImageManifest(bytes: stored)
             guard manifest.config.size <= ManifestResolver.maxConfigSize else {
                 throw EngineError(.invalidInput, "the patched manifest \(replacement.patched.digest) names a \(manifest.config.size)-byte configuration")
@@ -173,6 +176,16 @@ public struct IndexAssembler: Sendable {
         }
         let assembled = document.canonicalBytes()
         _ = try ImageIndex(bytes: assembled)
+        if platformTags, let tag = target.tagName {
+            for entry in index.manifests {
+                guard let replacement = byDigest[entry.digest], let bytes = patchedBytes[entry.digest],
+                      let platform = entry.platform else { continue }
+                let suffix = [platform.architecture, platform.variant].compactMap { $0 }.joined(separator: "-")
+                let platformTag = try RegistryReference.validatedTag("\(tag)-\(suffix)")
+                _ = try await destination.putManifest(bytes, mediaType: replacement.patched.mediaType, tag: platformTag)
+                await reporter.log(.info, "tagged \(platform) as \(platformTag)")
+            }
+        }
         let written = try await destination.putManifest(assembled, mediaType: top.mediaType, tag: target.tagName)
         await reporter.step("assemble-index", .completed, detail: "")
         return written

@@ -42,24 +42,49 @@ struct Resolver {
             plan[key(candidate)] = .init(package: candidate, replacing: replacing, reason: .carriedOver)
         }
         plan = try close(plan, installedSet: installedSet)
+        let base = plan
+        let sorted = updates.sorted(by: { $0.name < $1.name })
 
-        for update in updates.sorted(by: { $0.name < $1.name }) {
+        // The whole request at once, as apt resolves `install a b c`: a
+        // strict `=` chain (perl, libperl, perl-base, perl-modules) only
+        // resolves when its members are planned together.
+        var requested: [(update: UpdateManifest.Update, installs: [ResolutionPlan.Install], outcomes: [PackageOutcome])] = []
+        for update in sorted {
             do {
-                let (installs, outcomes) = try request(update, plan: plan)
-                result.outcomes += outcomes
-                guard !installs.isEmpty else { continue }
-                var attempt = plan
-                for install in installs { attempt[key(install.package)] = install }
-                plan = try close(attempt, installedSet: installedSet)
+                let (installs, outcomes) = try request(update, plan: base)
+                requested.append((update, installs, outcomes))
             } catch let error as EngineError where ignoreErrors {
-                result.outcomes.removeAll { $0.name == update.name }
-                result.outcomes.append(PackageOutcome(
-                    name: update.name, fromVersion: update.installedVersion, toVersion: "",
-                    fixedVersion: update.fixedVersion, kind: .errored, message: error.message))
+                result.outcomes.append(errored(update, error))
+            }
+        }
+        var together = base
+        for entry in requested { for install in entry.installs { together[key(install.package)] = install } }
+        do {
+            plan = try close(together, installedSet: installedSet)
+            result.outcomes += requested.flatMap(\.outcomes)
+        } catch let error as EngineError where ignoreErrors && error.code == .dependency {
+            // Something in the set cannot be had: keep what can, one request
+            // at a time, and report the rest as errored.
+            plan = base
+            for entry in requested {
+                do {
+                    let (installs, outcomes) = try request(entry.update, plan: plan)
+                    var attempt = plan
+                    for install in installs { attempt[key(install.package)] = install }
+                    plan = try close(attempt, installedSet: installedSet)
+                    result.outcomes += outcomes
+                } catch let single as EngineError {
+                    result.outcomes.append(errored(entry.update, single))
+                }
             }
         }
         result.installs = plan.keys.sorted().compactMap { plan[$0] }
         return result
+    }
+
+    private func errored(_ update: UpdateManifest.Update, _ error: EngineError) -> PackageOutcome {
+        PackageOutcome(name: update.name, fromVersion: update.installedVersion, toVersion: "",
+                       fixedVersion: update.fixedVersion, kind: .errored, message: error.message)
     }
 
     private func key(_ package: AvailablePackage) -> PlanKey {

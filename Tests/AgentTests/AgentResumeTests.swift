@@ -83,9 +83,17 @@ struct BurstExecutor: PatchExecutor {
     /// socket (the agent sees the client disconnect). Returns the last
     /// sequence number read.
     func submitAndLeave(_ id: String, on endpoint: String, reading count: Int) async throws -> UInt64 {
+        let submit = submit(id)
+        // Bounded: a message that never comes fails the test instead of hanging the run.
+        return try await withDeadline(.seconds(60), "the first \(count) messages of job \(id)") {
+            try await Self.read(submit, on: endpoint, count: count)
+        }
+    }
+
+    private static func read(_ submit: Copa_Protocol_V1_Submit, on endpoint: String, count: Int) async throws -> UInt64 {
         let client = try await ClientSocket.connect(endpoint)
         defer { client.close() }
-        try await client.send(Envelope(.submit(submit(id))))
+        try await client.send(Envelope(.submit(submit)))
         var inbox = client.messages.makeAsyncIterator()
         var last: UInt64 = 0
         var read = 0

@@ -49,6 +49,46 @@ import Testing
         #expect(problems.isEmpty, "dpkg --verify: \(verify.stdout)")
     }
 
+    /// Copa's markers: `BaseImage` in the config (the first image's, kept
+    /// on re-patch), `sh.copa.image.patched` and the created annotation on
+    /// the manifest (the source's own annotations kept), and `created`
+    /// never earlier than the source's or the last history entry's.
+    @Test func thePatchedImageCarriesCopasMarkers() throws {
+        let layout = try TestEnvironment.copyFixtureLayout()
+        let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"
+        let workdir = try TestEnvironment.temporaryDirectory()
+        try patch(["-i", "oci:\(layout):debian", "-r", report, "-t", "marked"], workdir: workdir).check()
+        let raw = { (reference: String, config: Bool) throws -> [String: Any] in
+            let result = try run("/usr/bin/skopeo", ["inspect", config ? "--config" : "--raw", reference]).check()
+            return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+        }
+        let manifest = try raw("oci:\(layout):marked", false)
+        let annotations = manifest["annotations"] as? [String: String] ?? [:]
+        let config = try raw("oci:\(layout):marked", true)
+        let source = try raw("oci:\(layout):debian", true)
+        let labels = (config["config"] as? [String: Any])?["Labels"] as? [String: String] ?? [:]
+        #expect(labels["BaseImage"] == "oci:\(layout):debian", "\(labels)")
+        let created = try #require(config["created"] as? String)
+        #expect(annotations["sh.copa.image.patched"] == created)
+        #expect(annotations["org.opencontainers.image.created"] == created)
+        let sourceCreated = try #require(source["created"] as? String)
+        let history = (config["history"] as? [[String: Any]] ?? []).compactMap { $0["created"] as? String }
+        let date = { (text: String) in ISO8601DateFormatter().date(from: text) ?? .distantPast }
+        #expect(date(created) >= date(sourceCreated))
+        #expect(history.last == created)
+        #expect(zip(history, history.dropFirst()).allSatisfy { date($0) <= date($1) }, "history runs forwards: \(history)")
+
+        // Re-patched: the first image stays the base.
+        try patch(["-i", "oci:\(layout):marked", "-r", report, "-t", "remarked"], workdir: workdir).check()
+        let again = try raw("oci:\(layout):remarked", true)
+        #expect(((again["config"] as? [String: Any])?["Labels"] as? [String: String])?["BaseImage"] == "oci:\(layout):debian")
+        // Already fixed: said so, and the target is the source as it is.
+        let fixed = try patch(["-i", "oci:\(layout):marked", "-r", report, "-t", "unchanged"], workdir: workdir)
+        try fixed.check()
+        #expect(fixed.stderr.contains("nothing to change"), "\(fixed.stderr)")
+        #expect(try skopeoDigest("oci:\(layout):unchanged") == skopeoDigest("oci:\(layout):marked"))
+    }
+
     @Test func sameInputsGiveTheSameDigestAndRepatchingReplacesTheLayer() throws {
         let layout = try TestEnvironment.copyFixtureLayout()
         let report = try TestEnvironment.fixtures + "/images/trivy-debian.json"

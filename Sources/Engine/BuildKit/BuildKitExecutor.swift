@@ -161,7 +161,7 @@ public struct BuildKitExecutor: PatchExecutor {
         }
         let created = ImageExporter.createdTime(sourceDateEpoch: request.options.sourceDateEpoch, source: planned.image)
         let config = try ImageExporter.patchedConfig(source: planned.image, base: planned.base, created: created,
-                                                     summary: job.summary(planned.plan))
+                                                     summary: job.summary(planned.plan), sourceReference: request.image.description)
 
         var solve = Moby_Buildkit_V1_SolveRequest()
         solve.ref = "copa-" + UUID().uuidString.lowercased()

@@ -55,6 +55,26 @@ public struct ImageConfiguration: Sendable, Hashable {
         set { json.set("variant", newValue.map(JSONValue.string)) }
     }
 
+    /// `config.Labels` (config.md "Labels").
+    public var labels: [String: String] {
+        var result: [String: String] = [:]
+        for member in json["config"]?["Labels"]?.members ?? [] {
+            if let value = member.value.stringValue { result[member.key] = value }
+        }
+        return result
+    }
+
+    /// Sets one label, keeping every other field of `config`.
+    public mutating func setLabel(_ key: String, _ value: String) {
+        var config = json["config"] ?? .object([])
+        if case .null = config { config = .object([]) }
+        var labels = config["Labels"] ?? .object([])
+        if case .null = labels { labels = .object([]) }
+        labels.set(key, .string(value))
+        config.set("Labels", labels)
+        json.set("config", config)
+    }
+
     /// The platform the config declares, when it has both os and architecture.
     public var platform: Platform? {
         guard let os, let architecture else { return nil }

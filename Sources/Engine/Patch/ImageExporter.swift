@@ -13,9 +13,15 @@ struct ImageExporter {
 
     /// The new image value: original layers + the patch layer; the config gains
     /// the patch's diff_id and a history entry, and keeps every other field.
+    /// Copa's markers: the manifest annotation tools look for, and the
+    /// config label naming the image that was patched first.
+    static let patchedAnnotation = "sh.copa.image.patched"
+    static let baseImageLabel = "BaseImage"
+
     static func build(source: SourceImage, base: PatchBase, patchLayer: Descriptor, diffID: Digest,
-                      created: String, summary: String) throws -> Built {
-        var config = try patchedConfig(source: source, base: base, created: created, summary: summary)
+                      created: String, summary: String, sourceReference: String) throws -> Built {
+        var config = try patchedConfig(source: source, base: base, created: created, summary: summary,
+                                       sourceReference: sourceReference)
         config.setDiffIDs(base.baseDiffIDs + [diffID])
         let configBytes = config.canonicalBytes()
         let configDescriptor = Descriptor(of: configBytes, mediaType: source.manifest.config.mediaType)
@@ -24,6 +30,14 @@ struct ImageExporter {
         manifest.config = configDescriptor
         manifest.layers = base.baseLayers + [patchLayer]
         manifest.mediaType = source.descriptor.mediaType
+        // OCI manifests carry annotations (Docker's schema 2 has none): the
+        // source's are forwarded, with when it was patched.
+        if source.family == .oci {
+            var annotations = source.manifest.annotations ?? [:]
+            annotations[patchedAnnotation] = created
+            annotations[AnnotationKey.created] = created
+            manifest.annotations = annotations
+        }
         let manifestBytes = try manifest.canonicalBytes()
         let manifestDescriptor = Descriptor(of: manifestBytes, mediaType: source.descriptor.mediaType)
         return Built(configBytes: configBytes, config: configDescriptor, manifestBytes: manifestBytes,
@@ -33,8 +47,11 @@ struct ImageExporter {
     /// The source's configuration with the original history plus our patch
     /// entry, and `created`; every other field is kept. diff_ids are the
     /// caller's (the BuildKit exporter computes its own).
-    static func patchedConfig(source: SourceImage, base: PatchBase, created: String, summary: String) throws -> ImageConfiguration {
+    static func patchedConfig(source: SourceImage, base: PatchBase, created: String, summary: String,
+                              sourceReference: String) throws -> ImageConfiguration {
         var config = source.config
+        // A re-patched image keeps the first image's name.
+        if config.labels[baseImageLabel] == nil { config.setLabel(baseImageLabel, sourceReference) }
         config.setField("history", .array(base.baseHistory))
         try config.appendHistory(ImageConfiguration.History(
             created: created, createdBy: PatchBase.historyCreatedBy, comment: summary))
@@ -67,13 +84,29 @@ struct ImageExporter {
         return try await destination.putManifest(built.manifestBytes, mediaType: built.manifest.mediaType, tag: tag)
     }
 
-    /// RFC 3339 time for `created`: SOURCE_DATE_EPOCH when given, else the
-    /// source image's own `created`, so the same inputs give the same digest.
-    static func createdTime(sourceDateEpoch: Int64?, source: SourceImage) -> String {
+    /// RFC 3339 time for `created` (the config's and the new history
+    /// entry's): SOURCE_DATE_EPOCH when given, else the later of the source
+    /// image's own `created` and the newest build time of the packages
+    /// installed (`packageTimes`), so it never goes backwards and the same
+    /// inputs give the same digest.
+    static func createdTime(sourceDateEpoch: Int64?, source: SourceImage, packageTimes: [Int64] = []) -> String {
         if let sourceDateEpoch {
             return rfc3339(Date(timeIntervalSince1970: TimeInterval(sourceDateEpoch)))
         }
-        return source.config.created ?? rfc3339(Date(timeIntervalSince1970: 0))
+        let sourceCreated = source.config.created ?? rfc3339(Date(timeIntervalSince1970: 0))
+        guard let newest = packageTimes.max(), newest > epochSeconds(sourceCreated) else { return sourceCreated }
+        return rfc3339(Date(timeIntervalSince1970: TimeInterval(newest)))
+    }
+
+    /// When a .deb was built: the modification time in the ar header of its
+    /// first member (dpkg-deb writes SOURCE_DATE_EPOCH or the build time).
+    static func debBuildTime(_ path: String) -> Int64? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let header = try? handle.read(upToCount: 8 + 60), header.count == 68,
+              header.prefix(8) == Data("!<arch>\n".utf8) else { return nil }
+        let field = header[(8 + 16)..<(8 + 28)]
+        return Int64(String(decoding: field, as: UTF8.self).trimmingCharacters(in: .whitespaces))
     }
 
     static func rfc3339(_ date: Date) -> String {

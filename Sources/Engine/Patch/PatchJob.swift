@@ -27,11 +27,15 @@ struct PatchJob {
     func run() async throws -> PatchResult {
         let planned = try await prepare()
         let (source, image, base, probe, plan) = (planned.source, planned.image, planned.base, planned.probe, planned.plan)
-        guard !plan.installs.isEmpty else {
+        // Nothing new: no install, or only the packages an earlier patch
+        // layer of ours already holds at these versions.
+        let onlyCarriedOver = plan.installs.allSatisfy { if case .carriedOver = $0.reason { true } else { false } }
+        guard !plan.installs.isEmpty, !onlyCarriedOver else {
             return try await publishUnchanged(image, source: source, plan: plan)
         }
         let debs = try await step("fetch-packages") { try await fetchPackages(plan) }
-        let created = ImageExporter.createdTime(sourceDateEpoch: request.options.sourceDateEpoch, source: image)
+        let created = ImageExporter.createdTime(sourceDateEpoch: request.options.sourceDateEpoch, source: image,
+                                                packageTimes: debs.values.compactMap(ImageExporter.debBuildTime))
         let layer = try await step("apply") {
             try PatchLayerWriter(probe: probe, plan: plan, debs: debs, mtime: ImageExporter.epochSeconds(created),
                                  mediaType: image.family.layer(.gzip), cache: cache, scratch: scratch).write()
@@ -41,7 +45,7 @@ struct PatchJob {
                                ignoreErrors: request.options.ignoreErrors).validate()
         }
         let built = try ImageExporter.build(source: image, base: base, patchLayer: layer.descriptor, diffID: layer.diffID,
-                                            created: created, summary: summary(plan))
+                                            created: created, summary: summary(plan), sourceReference: request.image.description)
         let destination = try makeImageDestination(request.target, client: registry)
         let written = try await step("export") {
             try await ImageExporter.publish(built, to: destination, tag: targetTag, listed: request.options.untagged, source: source, cache: cache)
@@ -166,7 +170,7 @@ struct PatchJob {
 
     /// Nothing to install: the target gets the source image as it is.
     func publishUnchanged(_ image: SourceImage, source: any ImageSource, plan: ResolutionPlan) async throws -> PatchResult {
-        await reporter.log(.info, "every package is already at its fixed version; the target is the source image unchanged")
+        await reporter.log(.info, "nothing to change: every package is already at its fixed version, so the target is the source image unchanged")
         let destination = try makeImageDestination(request.target, client: registry)
         let built = ImageExporter.Built(configBytes: image.configBytes, config: image.manifest.config,
                                         manifestBytes: image.manifestBytes, manifest: image.descriptor, layers: image.layers)

@@ -265,7 +265,10 @@ import Testing
         let source = RegistryImageSource(client: RegistryClient(), reference: try RegistryReference(parsing: "127.0.0.1:\(hole.port)/app:1"))
         let started = ContinuousClock.now
         let error = await #expect(throws: EngineError.self) { _ = try await source.resolve(platform: .host) }
-        #expect(ContinuousClock.now - started < .seconds(45), "took \(ContinuousClock.now - started)")
+        // The connect timeout is 10 s; AsyncHTTPClient's default took 90 s.
+        // The bound is loose because a loaded test run can delay this task
+        // itself by tens of seconds: it only has to tell the two apart.
+        #expect(ContinuousClock.now - started < .seconds(80), "took \(ContinuousClock.now - started)")
         #expect(error?.message.contains("127.0.0.1:\(hole.port)") == true)
     }
 

@@ -56,7 +56,11 @@ import Testing
     /// packages (the arm64 root installed by the host's dpkg, no emulation),
     /// patched per platform from Copa's report directory through the
     /// loopback registry: both platforms get their architecture's fixes.
-    @Test func patchesARealTwoPlatformIndexFromTheDebianArchive() async throws {
+    static let twoPlatformReports = (ProcessInfo.processInfo.environment["COPA_TEST_FIXTURES"] ?? "") + "/live/reports-multi"
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: twoPlatformReports),
+                   "scripts/live-image could not build the arm64 root here (see its log), so there is no two-platform live index"))
+    func patchesARealTwoPlatformIndexFromTheDebianArchive() async throws {
         if ProcessInfo.processInfo.environment["COPA_TEST_SKIP_LIVE"] == "1" {
             print("LivePatchTests skipped: COPA_TEST_SKIP_LIVE=1")
             return

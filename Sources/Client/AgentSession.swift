@@ -163,9 +163,18 @@ public actor AgentSession {
     /// after the Result or Failure.
     public func submit(_ submit: Copa_Protocol_V1_Submit) async throws -> AsyncThrowingStream<JobUpdate, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: JobUpdate.self, throwing: (any Error).self)
-        if heartbeatInterval > .zero { socket.watch(interval: heartbeatInterval) }
+        // Heartbeats are watched once the agent has taken the job (it beats
+        // only for peers with jobs): a busy agent may take a while to read the
+        // Submit, and that is not silence. Until then, a deadline of its own.
         jobs[submit.jobID] = continuation
         expectedSequence[submit.jobID] = 0
+        let id = submit.jobID
+        let endpoint = endpoint
+        let limit = Self.acceptDeadline
+        Task {
+            try? await Task.sleep(for: limit)
+            self.acceptDeadlinePassed(id, message: "the agent at \(endpoint) did not take job \(id) within \(limit)")
+        }
         try await socket.send(Envelope(.submit(submit)))
         return stream
     }
@@ -290,8 +299,20 @@ public actor AgentSession {
         }
     }
 
+    /// How long a Submit may wait for its Accepted (or any first message).
+    static let acceptDeadline: Duration = .seconds(60)
+
+    private func acceptDeadlinePassed(_ jobID: String, message: String) {
+        guard let continuation = jobs[jobID], expectedSequence[jobID] == 0, !resuming.contains(jobID) else { return }
+        continuation.finish(throwing: AgentConnectionError(message: message, kind: .silent))
+        jobs[jobID] = nil
+        expectedSequence[jobID] = nil
+    }
+
     private func route(_ jobID: String, _ sequence: UInt64, _ update: JobUpdate, final: Bool) {
         guard let continuation = jobs[jobID] else { return }
+        // The job's first message: from now on the agent beats for us.
+        if heartbeatInterval > .zero, !final, expectedSequence[jobID] == 0 { socket.watch(interval: heartbeatInterval) }
         // Messages of one job are numbered from 0; ZeroMQ keeps their order on
         // one connection, so a gap means the agent lost track of the job --
         // except first thing after a Resume, where it is what the agent no

@@ -79,7 +79,10 @@ struct StuckExecutor: PatchExecutor {
 
     @Test func aClientThatNeverReadsDoesNotStallOthers() async throws {
         var options = SocketOptions()
-        options.peerQueueMessages = 256
+        // Above the normal job's burst (302 messages, which the agent may
+        // queue faster than its socket hands them to ZeroMQ): with 256 the
+        // reading client itself was sometimes taken for one that stopped.
+        options.peerQueueMessages = 1024
         let socket = try await startAgent(
             AgentConfiguration(name: "shared", maxJobs: 2, workdir: NSTemporaryDirectory()),
             ChattyExecutor(events: 300), options: options)

@@ -20,12 +20,7 @@ extension Agent {
         let id = String(decoding: request.requestID.utf8.prefix(limits.maxJobIDBytes), as: UTF8.self)
         let peer = inbound.peer
         let answerFailure = { (code: Copa_Protocol_V1_ErrorCode, message: String, rule: String) in
-            var failure = Copa_Protocol_V1_Failure()
-            failure.jobID = id
-            failure.code = code
-            failure.message = message
-            failure.rule = rule
-            self.post(Envelope(.failure(failure)), to: peer)
+            self.failUnregistered(JobKey(peer: peer, id: id), code, message, rule: rule)
         }
         guard request.requestID.utf8.count <= limits.maxJobIDBytes, request.image.utf8.count <= limits.maxReferenceBytes,
               request.target.utf8.count <= limits.maxReferenceBytes,
@@ -83,11 +78,7 @@ extension Agent {
             post(Envelope(.imageInfo(info)), to: peer)
         case .failure(let error):
             let (code, message) = Self.classify(error)
-            var failure = Copa_Protocol_V1_Failure()
-            failure.jobID = id
-            failure.code = code
-            failure.message = message
-            post(Envelope(.failure(failure)), to: peer)
+            failUnregistered(JobKey(peer: peer, id: id), code, message)
         }
     }
 

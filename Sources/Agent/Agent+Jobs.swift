@@ -256,7 +256,7 @@ extension Agent {
     }
 
     /// A Failure for a Submit that never became a job (sequence 0).
-    private func failUnregistered(_ key: JobKey, _ code: Copa_Protocol_V1_ErrorCode, _ message: String, rule: String = "") {
+    func failUnregistered(_ key: JobKey, _ code: Copa_Protocol_V1_ErrorCode, _ message: String, rule: String = "") {
         post(Envelope(failure(key, code, message, rule: rule)(0)), to: key.peer)
     }
 

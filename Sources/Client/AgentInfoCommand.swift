@@ -64,11 +64,7 @@ struct AgentInfoCommand: AsyncParsableCommand {
                              labels.isEmpty ? "-" : labels, welcome.executors.map(\.name).joined(separator: ","),
                              welcome.platforms.map { Platform(wire: $0).description }.joined(separator: ",")])
             }
-            let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-            for row in rows {
-                print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
-            }
+            print(TextTable.render(rows), terminator: "")
         }
         if unreachable == targets.count { throw ExitCode(ExitCodes.agentUnreachable) }
         if matched.isEmpty, let selector {

@@ -102,11 +102,7 @@ struct BulkRun {
             table.append([row.image, row.platform, row.agent, row.outcome, row.digest.isEmpty ? "-" : row.digest,
                           String(format: "%.1fs", row.seconds)])
         }
-        let widths = table[0].indices.map { column in table.map { $0[column].count }.max() ?? 0 }
-        for line in table {
-            print(line.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
-        }
+        print(TextTable.render(table), terminator: "")
     }
 
     private func writeSummary(_ rows: [JobRecord], items: [Item], exitCodes: [Int32], to path: String) {

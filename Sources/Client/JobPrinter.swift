@@ -173,11 +173,7 @@ struct JobPrinter: Sendable {
             rows.append([package.name, package.fromVersion, package.toVersion,
                          Self.outcomeName(package.outcome) + (package.message.isEmpty ? "" : " (\(package.message))")])
         }
-        let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for row in rows {
-            let padded = row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-            out += padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
-        }
+        out += TextTable.render(rows)
         if final {
             out += "patched: \(result.image)\ndigest: \(result.manifest.digest)\n"
         }

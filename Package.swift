@@ -89,11 +89,11 @@ let package = Package(
             ]
         ),
         // The client with the embedded agent wired in.
-        .executableTarget(name: "copa", dependencies: ["Client", "Agent", "Engine"]),
+        .executableTarget(name: "copa", dependencies: ["Client", "Agent", "Engine", "Protocol"]),
         .executableTarget(
             name: "copa-agent",
             dependencies: [
-                "Agent",
+                "Agent", "Protocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -17,3 +17,10 @@ public final class SignalHandler: @unchecked Sendable {
 
     public func cancel() { source.cancel() }
 }
+
+/// A peer that closes a socket or pipe mid-write (a metrics scrape, the
+/// Docker /grpc bridge, a child process) must give the writer EPIPE, not kill
+/// the process: both executables and the tests call this first.
+public enum BrokenPipes {
+    public static func ignore() { signal(SIGPIPE, SIG_IGN) }
+}

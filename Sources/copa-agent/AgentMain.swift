@@ -1,6 +1,9 @@
+import Protocol
+
 @main
 struct AgentMain {
     static func main() async {
+        BrokenPipes.ignore()
         await AgentCommand.main(nil)
     }
 }

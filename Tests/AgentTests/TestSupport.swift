@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Protocol
 import Testing
 
 /// Paths and services the integration tests use. `scripts/test` builds the
@@ -143,6 +144,7 @@ struct CommandResult {
 /// Runs a program with an argument array and collects its output.
 @discardableResult
 func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    BrokenPipes.ignore()
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -292,6 +294,7 @@ final class SlowFileServer: @unchecked Sendable {
 /// Runs a command without holding a thread of the test pool while it runs:
 /// its output goes to files, and the process is polled with Task.sleep.
 func runAsync(_ executable: String, _ arguments: [String]) async throws -> CommandResult {
+    BrokenPipes.ignore()
     let directory = try TestEnvironment.temporaryDirectory()
     FileManager.default.createFile(atPath: directory + "/out", contents: nil)
     FileManager.default.createFile(atPath: directory + "/err", contents: nil)

@@ -15,6 +15,7 @@ public final class FloodingDealer: Sendable {
     public var sent: Int { sentCount.withLock { $0 } }
 
     public init(endpoint: String) {
+        BrokenPipes.ignore()
         let thread = Thread { [self] in flood(endpoint) }
         thread.name = "flooding dealer"
         thread.start()

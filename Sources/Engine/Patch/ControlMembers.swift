@@ -95,7 +95,9 @@ struct DataEntries {
                 entry.linkName = probe.resolvingParents(try ArchivePath.hardLinkTarget(header.linkName, of: header.path).value)
             case .symlink:
                 try ArchivePath.checkSymlinkTarget(header.linkName, of: path)
+                if MaintainerEffects.reads(entry.path) { state.nodes[entry.path] = .symlink(target: header.linkName) }
             case .directory:
+                if MaintainerEffects.reads(entry.path + "/") { state.nodes[entry.path] = .directory }
                 // Existing directories (and directory symlinks such as a
                 // merged-/usr /lib) keep the image's metadata, as dpkg leaves them.
                 guard !probe.directoryExists(entry.path), !probe.fileExists(entry.path),
@@ -114,6 +116,12 @@ struct DataEntries {
                 continue
             }
             guard state.written.insert(entry.path).inserted else { continue }
+            if header.type == .regular, MaintainerEffects.reads(entry.path) {
+                let bytes = try data.contentSource().readAll(limit: ControlMembers.memberLimit)
+                state.nodes[entry.path] = .regular(content: bytes, mode: entry.mode, uid: entry.uid, gid: entry.gid)
+                try tar.append(entry, bytes: bytes)
+                continue
+            }
             try tar.append(entry, content: header.size > 0 ? data.contentSource() : nil)
         }
     }

@@ -32,7 +32,11 @@ struct DebUnpacker {
         }
         try writeInfo(control: control, list: data.list, basename: basename, into: tar, state: &state)
 
+        if MaintainerEffects.reproduced.contains(package.name) {
+            state.controlMembers[package.name] = control.members
+        }
         let triggers = control.activatedTriggers
+        state.activatedTriggers.formUnion(triggers)
         for effect in MaintainerEffects.effects(package: package.name, controlMembers: Set(control.members.keys),
                                                 triggers: triggers, shipsSharedLibraries: data.shipsSharedLibraries) {
             warnings.append(PatchWarning(package: package.name, kind: effect.kind, message: effect.message))

@@ -18,6 +18,8 @@ struct ImageProbe: Sendable {
     private let symlinks: [String: String]
     /// Absolute path → info basenames of the packages whose `.list` names it.
     private let owners: [String: [String]]
+    /// Headers of the kept regular files (mode and owner for `treeNode`).
+    private let keptHeaders: [String: TarHeader]
 
     /// The dpkg database an earlier patch layer of ours left on top of the
     /// probed layers; nil when there is no such layer.
@@ -37,6 +39,7 @@ struct ImageProbe: Sendable {
             databaseWithPreviousPatch = nil
         }
         files = collected.entries.compactMapValues(\.content)
+        keptHeaders = collected.entries.mapValues(\.header)
         etcMD5 = collected.etcMD5
         nonDirectories = collected.existingPaths
         directories = collected.allDirectories
@@ -126,9 +129,36 @@ struct ImageProbe: Sendable {
             .filter { !$0.contains("/") }.sorted()
     }
 
+    /// The image's node at `path` (not following a final symlink), for
+    /// maintainer-script effects (`PatchedTree`): contents only of kept files.
+    func treeNode(_ path: String) -> TreeNode? {
+        if let target = symlinks[path] { return .symlink(target: target) }
+        if directories.contains(path) { return .directory }
+        guard nonDirectories.contains(path) else { return nil }
+        let header = keptHeaders[path]
+        if let header, header.type != .regular, header.type != .hardlink { return .other }
+        return .regular(content: files[path], mode: header?.mode ?? 0o644, uid: header?.uid ?? 0, gid: header?.gid ?? 0)
+    }
+
+    /// Names directly inside a directory of the image.
+    func treeChildren(_ directory: String) -> [String] {
+        let prefix = directory + "/"
+        var names: Set<String> = []
+        for path in nonDirectories where path.hasPrefix(prefix) {
+            let rest = path.dropFirst(prefix.count)
+            if !rest.contains("/") { names.insert(String(rest)) }
+        }
+        for path in directories where path.hasPrefix(prefix) {
+            let rest = path.dropFirst(prefix.count)
+            if !rest.contains("/") { names.insert(String(rest)) }
+        }
+        return Array(names)
+    }
+
     /// Files whose contents the probe needs.
     static func keeps(_ path: String) -> Bool {
         if path == "etc/os-release" || path == "usr/lib/os-release" { return true }
+        if MaintainerEffects.reads(path) { return true }
         if path == statusPath { return true }
         if path.hasPrefix(statusDirectoryPath + "/") { return true }
         if path.hasPrefix(infoDirectory + "/") { return path.hasSuffix(".list") }

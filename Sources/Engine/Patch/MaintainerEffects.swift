@@ -12,9 +12,6 @@ public struct MaintainerEffect: Sendable, Hashable {
 enum MaintainerEffects {
     /// Effects known by package name: the ones users care about most.
     static let byPackage: [String: MaintainerEffect] = [
-        "ca-certificates": MaintainerEffect(
-            kind: "maintainer-script-not-run",
-            message: "update-ca-certificates was not run: /etc/ssl/certs/ca-certificates.crt and the hash links in /etc/ssl/certs are not regenerated"),
         "ca-certificates-java": MaintainerEffect(
             kind: "maintainer-script-not-run",
             message: "the Java trust store (/etc/ssl/certs/java/cacerts) is not regenerated"),
@@ -35,13 +32,31 @@ enum MaintainerEffects {
         "ldconfig": MaintainerEffect(
             kind: "trigger-not-run",
             message: "the ldconfig trigger was not run: /etc/ld.so.cache is not rebuilt (new libraries are still found through the default paths)"),
-        "update-ca-certificates": MaintainerEffect(
-            kind: "trigger-not-run",
-            message: "the update-ca-certificates trigger was not run: /etc/ssl/certs is not regenerated"),
         "/usr/share/man": MaintainerEffect(
             kind: "trigger-not-run",
             message: "man-db's index was not updated"),
     ]
+
+    /// Packages whose maintainer scripts' effects are reproduced as data
+    /// (`MaintainerEffectWriter`): no warning for their scripts.
+    static let reproduced: Set<String> = ["ca-certificates"]
+
+    /// Triggers whose effect is reproduced.
+    static let reproducedTriggers: Set<String> = ["update-ca-certificates", "update-ca-certificates-fresh"]
+
+    /// Paths whose final state the reproduced effects read: the probe keeps
+    /// their contents and the layer writer records what it writes there.
+    static func reads(_ path: String) -> Bool {
+        if path == CACertificatesUpdate.configuration || path == debconfDatabase { return true }
+        for directory in [CACertificatesUpdate.directory, CACertificatesUpdate.certificates,
+                          CACertificatesUpdate.localCertificates, CACertificatesUpdate.hooks]
+        where path == directory + "/" || path.hasPrefix(directory + "/") {
+            return true
+        }
+        return false
+    }
+
+    static let debconfDatabase = "var/cache/debconf/config.dat"
 
     /// The maintainer scripts dpkg would run for an upgrade (deb-postinst(5) etc.).
     static let scripts = ["preinst", "postinst", "prerm", "postrm"]
@@ -51,7 +66,7 @@ enum MaintainerEffects {
         var effects: [MaintainerEffect] = []
         if let known = byPackage[package] { effects.append(known) }
         let present = scripts.filter { controlMembers.contains($0) }
-        if !present.isEmpty, byPackage[package] == nil {
+        if !present.isEmpty, byPackage[package] == nil, !reproduced.contains(package) {
             effects.append(MaintainerEffect(
                 kind: "maintainer-script-not-run",
                 message: "maintainer script(s) \(present.joined(separator: ", ")) not run; whatever they configure is left as it was"))

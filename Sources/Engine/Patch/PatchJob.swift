@@ -40,6 +40,7 @@ struct PatchJob {
             try PatchLayerWriter(probe: probe, plan: plan, debs: debs, mtime: ImageExporter.epochSeconds(created),
                                  mediaType: image.family.layer(.gzip), cache: cache, scratch: scratch).write()
         }
+        for note in layer.notes { await reporter.log(.info, note) }
         let outcomes = try await step("validate") {
             try PatchValidator(cache: cache, layer: layer.descriptor, probe: probe, plan: plan,
                                ignoreErrors: request.options.ignoreErrors).validate()

@@ -3,6 +3,8 @@ struct PatchLayer: Sendable {
     let descriptor: Descriptor
     let diffID: Digest
     let warnings: [PatchWarning]
+    /// Maintainer-script effects reproduced as data, for the log.
+    let notes: [String]
 }
 
 /// Writes the one patch layer in a single streaming pass:
@@ -44,12 +46,14 @@ struct PatchLayerWriter {
             paragraphs.append(unpacked.statusParagraph)
             warnings += unpacked.warnings
         }
+        let effects = try MaintainerEffectWriter(probe: probe, plan: plan, mtime: mtime).write(into: tar, state: &state)
+        warnings += effects.warnings
         try writeDatabase(paragraphs, into: tar)
         try tar.finish()
         let (diffID, _) = uncompressed.finalize()
         let (digest, size) = try blob.commit()
         return PatchLayer(descriptor: Descriptor(mediaType: mediaType, digest: digest, size: size),
-                          diffID: diffID, warnings: warnings)
+                          diffID: diffID, warnings: warnings, notes: effects.notes)
     }
 
     /// `status` rewritten with the new paragraphs (every other paragraph
@@ -93,4 +97,11 @@ extension TarWriter {
 struct LayerState {
     var written: Set<String> = []
     var whitedOut: Set<String> = []
+    /// What the layer wrote where maintainer-script effects look
+    /// (`MaintainerEffects.reads`): files with their bytes, links, directories.
+    var nodes: [String: TreeNode] = [:]
+    /// Control members the effects need, by package name (ca-certificates' `config`).
+    var controlMembers: [String: [String: [UInt8]]] = [:]
+    /// Triggers the installed packages activate (deb-triggers(5)).
+    var activatedTriggers: Set<String> = []
 }

@@ -1,0 +1,104 @@
+/// Runs the maintainer-script effects the native executor reproduces as data
+/// on the tree the patch layer leaves, and appends what they change to the
+/// layer: new and replaced files and links, whiteouts for removed ones.
+struct MaintainerEffectWriter {
+    let probe: ImageProbe
+    let plan: ResolutionPlan
+    let mtime: Int64
+
+    struct Written {
+        var warnings: [PatchWarning] = []
+        var notes: [String] = []
+    }
+
+    func write(into tar: TarWriter, state: inout LayerState) throws -> Written {
+        var written = Written()
+        var tree = makeTree(state)
+        let packages = Set(plan.orderedInstalls.map(\.package.name))
+        let triggered = state.activatedTriggers.intersection(MaintainerEffects.reproducedTriggers)
+        if packages.contains("ca-certificates") || !triggered.isEmpty {
+            let update = CACertificatesUpdate(
+                packagedList: CACertificatesUpdate.packagedList(configScript: state.controlMembers["ca-certificates"]?["config"]),
+                trustNew: CACertificatesUpdate.trustsNewCertificates(debconfDatabase: probe.files[MaintainerEffects.debconfDatabase]),
+                runsPostinst: packages.contains("ca-certificates"),
+                withoutScript: !probe.fileExists(CACertificatesUpdate.script),
+                fresh: triggered.contains("update-ca-certificates-fresh"))
+            if update.runsPostinst { createLocalCertificateDirectory(&tree) }
+            let outcome = update.apply(to: &tree)
+            let count = PEMFile.items(tree.content(CACertificatesUpdate.bundle) ?? []).count
+            written.notes.append("update-ca-certificates reproduced: \(outcome.added) added, \(outcome.removed) removed; "
+                + "/\(CACertificatesUpdate.bundle) holds \(count) certificates")
+            written.notes += outcome.notes
+            if !outcome.hooksNotRun.isEmpty {
+                written.warnings.append(PatchWarning(package: "ca-certificates", kind: "trigger-not-run",
+                    message: "the hooks in /\(CACertificatesUpdate.hooks) (\(outcome.hooksNotRun.joined(separator: ", "))) were not run: "
+                        + "trust stores they derive from /etc/ssl/certs (such as Java's cacerts) are not regenerated"))
+            }
+        }
+        try append(tree.changes, into: tar, state: &state, warnings: &written.warnings)
+        return written
+    }
+
+    /// The postinst creates /usr/local/share/ca-certificates when it is missing.
+    private func createLocalCertificateDirectory(_ tree: inout PatchedTree) {
+        guard tree.node(CACertificatesUpdate.localCertificates) == nil,
+              tree.node("usr/local/share") == .directory else { return }
+        tree.set(CACertificatesUpdate.localCertificates, .directory)
+    }
+
+    private func makeTree(_ state: LayerState) -> PatchedTree {
+        let probe = probe
+        let nodes = state.nodes
+        let written = state.written
+        let whitedOut = state.whitedOut
+        return PatchedTree(
+            lookup: { path in
+                if let node = nodes[path] { return node }
+                if written.contains(path) { return .regular(content: nil, mode: 0o644, uid: 0, gid: 0) }
+                if whitedOut.contains(path) { return nil }
+                return probe.treeNode(path)
+            },
+            children: { directory in
+                var names = Set(probe.treeChildren(directory))
+                let prefix = directory + "/"
+                for path in whitedOut where path.hasPrefix(prefix) && !path.dropFirst(prefix.count).contains("/") {
+                    names.remove(String(path.dropFirst(prefix.count)))
+                }
+                for path in written where path.hasPrefix(prefix) && !path.dropFirst(prefix.count).contains("/") {
+                    names.insert(String(path.dropFirst(prefix.count)))
+                }
+                return Array(names)
+            })
+    }
+
+    /// The effects' changes as layer entries, in path order.
+    private func append(_ changes: [String: TreeNode?], into tar: TarWriter, state: inout LayerState,
+                        warnings: inout [PatchWarning]) throws {
+        for path in changes.keys.sorted(by: PatchedTree.byteOrder) {
+            guard !state.written.contains(path) else {
+                warnings.append(PatchWarning(package: "", kind: "effect-conflict",
+                    message: "/\(path) is both in a package and changed by a maintainer-script effect; the package's copy is kept"))
+                continue
+            }
+            switch changes[path]! {
+            case nil:
+                guard probe.treeNode(path) != nil, state.whitedOut.insert(path).inserted else { continue }
+                try tar.appendWhiteout(of: path, mtime: mtime)
+            case .regular(let content, let mode, let uid, let gid)?:
+                let bytes = content ?? []
+                try tar.append(TarHeader(path: path, type: .regular, mode: mode, uid: uid, gid: gid,
+                                         uname: uid == 0 ? "root" : "", gname: gid == 0 ? "root" : "",
+                                         mtime: mtime, size: Int64(bytes.count)), bytes: bytes)
+            case .symlink(let target)?:
+                try tar.append(TarHeader(path: path, type: .symlink, mode: 0o777, uid: 0, gid: 0, uname: "root", gname: "root",
+                                         mtime: mtime, linkName: target), content: nil)
+            case .directory?:
+                try tar.append(TarHeader(path: path, type: .directory, mode: 0o755, uid: 0, gid: 0, uname: "root", gname: "root",
+                                         mtime: mtime), content: nil)
+            case .other?:
+                continue
+            }
+            state.written.insert(path)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+/// One path of the patched image's file system.
+enum TreeNode: Sendable, Equatable {
+    /// A regular file; `content` is nil where neither the probe nor the patch
+    /// layer kept the bytes.
+    case regular(content: [UInt8]?, mode: UInt32, uid: Int, gid: Int)
+    case symlink(target: String)
+    case directory
+    /// Devices, fifos, hard links the view does not resolve.
+    case other
+}
+
+/// The image's file system as the patch layer leaves it: the probed layers
+/// with the layer's entries so far on top, and changes a maintainer-script
+/// effect makes on top of those. Paths are relative to the root ("etc/ssl").
+/// Effects read it as the scripts they replace would read the real tree.
+struct PatchedTree {
+    typealias Lookup = (String) -> TreeNode?
+    typealias Listing = (String) -> [String]
+
+    private let base: Lookup
+    private let baseChildren: Listing
+    /// Changes made through this tree: nil removes the path.
+    private(set) var changes: [String: TreeNode?] = [:]
+
+    init(lookup: @escaping Lookup, children: @escaping Listing) {
+        base = lookup
+        baseChildren = children
+    }
+
+    /// The node at `path`, not following a final symlink (lstat).
+    func node(_ path: String) -> TreeNode? {
+        if let changed = changes[path] { return changed }
+        return base(path)
+    }
+
+    /// Names directly inside `directory`, sorted by bytes.
+    func children(_ directory: String) -> [String] {
+        var names = Set(baseChildren(directory))
+        let prefix = directory.isEmpty ? "" : directory + "/"
+        for (path, node) in changes where path.hasPrefix(prefix) {
+            let rest = path.dropFirst(prefix.count)
+            guard !rest.contains("/") else { continue }
+            if node == nil { names.remove(String(rest)) } else { names.insert(String(rest)) }
+        }
+        return names.filter { node(prefix + $0) != nil }.sorted(by: PatchedTree.byteOrder)
+    }
+
+    /// `path` with every symlink followed (stat), or nil when it dangles,
+    /// loops or leaves the root.
+    func resolve(_ path: String) -> String? {
+        var current = path
+        for _ in 0..<40 {
+            guard case .symlink(let target)? = node(current) else { return node(current) == nil ? nil : current }
+            let base = target.hasPrefix("/") ? [] : current.split(separator: "/").dropLast().map(String.init)
+            guard let resolved = ArchivePath.resolve(target, from: base) else { return nil }
+            current = resolved.joined(separator: "/")
+        }
+        return nil
+    }
+
+    /// `test -e`.
+    func exists(_ path: String) -> Bool { resolve(path) != nil }
+
+    /// `test -f`: a regular file, following symlinks.
+    func isRegularFile(_ path: String) -> Bool {
+        guard let resolved = resolve(path), case .regular? = node(resolved) else { return false }
+        return true
+    }
+
+    /// A regular file's bytes, following symlinks.
+    func content(_ path: String) -> [UInt8]? {
+        guard let resolved = resolve(path), case .regular(let content, _, _, _)? = node(resolved) else { return nil }
+        return content
+    }
+
+    mutating func set(_ path: String, _ node: TreeNode?) { changes[path] = .some(node) }
+
+    /// Every path below `directory` (`find DIR`), depth first in byte order,
+    /// each with the path that holds it; with `followLinks`, symlinked
+    /// directories are entered (`find -L`) and `real` is the resolved path.
+    func walk(_ directory: String, followLinks: Bool) -> [(path: String, real: String)] {
+        walk(directory, real: followLinks ? (resolve(directory) ?? directory) : directory, followLinks: followLinks, depth: 0)
+    }
+
+    private func walk(_ directory: String, real: String, followLinks: Bool, depth: Int) -> [(path: String, real: String)] {
+        guard depth < 32 else { return [] }
+        var result: [(path: String, real: String)] = []
+        for name in children(real) {
+            let path = directory + "/" + name
+            var realPath = real + "/" + name
+            if followLinks, let resolved = resolve(realPath) { realPath = resolved }
+            result.append((path, realPath))
+            if node(realPath) == .directory {
+                result += walk(path, real: realPath, followLinks: followLinks, depth: depth + 1)
+            }
+        }
+        return result
+    }
+
+    static func byteOrder(_ lhs: String, _ rhs: String) -> Bool { lhs.utf8.lexicographicallyPrecedes(rhs.utf8) }
+}

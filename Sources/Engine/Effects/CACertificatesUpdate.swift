@@ -63,10 +63,11 @@ struct CACertificatesUpdate {
         if withoutScript, !hadConfiguration {
             for entry in Self.find(Self.certificates, in: tree) { run.add(certificate: "/" + entry.path, real: entry.real) }
         }
-        for name in Self.readLines(configuration, trimming: true) where name.hasPrefix("!") {
+        let lines = Self.readLines(configuration, trimming: true)
+        for name in lines where name.hasPrefix("!") {
             run.remove(certificate: "/\(Self.certificates)/\(name.dropFirst())")
         }
-        for name in Self.readLines(configuration, trimming: true) where !name.isEmpty && !name.hasPrefix("#") && !name.hasPrefix("!") {
+        for name in lines where !name.isEmpty && !name.hasPrefix("#") && !name.hasPrefix("!") {
             let path = "/\(Self.certificates)/\(name)"
             guard tree.isRegularFile(String(path.dropFirst())) else {
                 outcome.notes.append("\(path) not found, but listed in /\(Self.configuration)")
@@ -80,10 +81,8 @@ struct CACertificatesUpdate {
             Rehash(directory: Self.directory).apply(to: &run.tree)
         }
         if let bundle = run.bundle {
-            let current = run.tree.node(Self.bundle)
-            if current != .regular(content: bundle, mode: 0o644, uid: 0, gid: 0) {
-                run.tree.set(Self.bundle, .regular(content: bundle, mode: 0o644, uid: 0, gid: 0))
-            }
+            let written = TreeNode.regular(content: bundle, mode: 0o644, uid: 0, gid: 0)
+            if run.tree.node(Self.bundle) != written { run.tree.set(Self.bundle, written) }
         }
         tree = run.tree
         outcome.added = run.added
@@ -99,11 +98,6 @@ struct CACertificatesUpdate {
         var added = 0
         var removed = 0
         var bundle: [UInt8]?
-
-        init(tree: PatchedTree, makesLinks: Bool) {
-            self.tree = tree
-            self.makesLinks = makesLinks
-        }
 
         /// `--fresh`: links into the certificate directories go, then links
         /// that are not to regular files.

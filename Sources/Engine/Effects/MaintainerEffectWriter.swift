@@ -58,16 +58,10 @@ struct MaintainerEffectWriter {
                 if whitedOut.contains(path) { return nil }
                 return probe.treeNode(path)
             },
+            // Whited-out names are dropped by `PatchedTree.children`, whose
+            // lookup above finds nothing for them.
             children: { directory in
-                var names = Set(probe.treeChildren(directory))
-                let prefix = directory + "/"
-                for path in whitedOut where path.hasPrefix(prefix) && !path.dropFirst(prefix.count).contains("/") {
-                    names.remove(String(path.dropFirst(prefix.count)))
-                }
-                for path in written where path.hasPrefix(prefix) && !path.dropFirst(prefix.count).contains("/") {
-                    names.insert(String(path.dropFirst(prefix.count)))
-                }
-                return Array(names)
+                probe.treeChildren(directory) + written.compactMap { PatchedTree.childName(of: $0, in: directory) }
             })
     }
 

@@ -36,13 +36,17 @@ struct PatchedTree {
     /// Names directly inside `directory`, sorted by bytes.
     func children(_ directory: String) -> [String] {
         var names = Set(baseChildren(directory))
+        for path in changes.keys { if let name = Self.childName(of: path, in: directory) { names.insert(name) } }
         let prefix = directory.isEmpty ? "" : directory + "/"
-        for (path, node) in changes where path.hasPrefix(prefix) {
-            let rest = path.dropFirst(prefix.count)
-            guard !rest.contains("/") else { continue }
-            if node == nil { names.remove(String(rest)) } else { names.insert(String(rest)) }
-        }
         return names.filter { node(prefix + $0) != nil }.sorted(by: PatchedTree.byteOrder)
+    }
+
+    /// The name of `path` when it is directly inside `directory`.
+    static func childName(of path: String, in directory: String) -> String? {
+        let prefix = directory.isEmpty ? "" : directory + "/"
+        guard path.hasPrefix(prefix) else { return nil }
+        let rest = path.dropFirst(prefix.count)
+        return rest.isEmpty || rest.contains("/") ? nil : String(rest)
     }
 
     /// `path` with every symlink followed (stat), or nil when it dangles,

@@ -18,7 +18,7 @@ struct ImageProbe: Sendable {
     private let symlinks: [String: String]
     /// Absolute path → info basenames of the packages whose `.list` names it.
     private let owners: [String: [String]]
-    /// Headers of the kept regular files (mode and owner for `treeNode`).
+    /// Headers of the kept files the effects read (mode and owner for `treeNode`).
     private let keptHeaders: [String: TarHeader]
 
     /// The dpkg database an earlier patch layer of ours left on top of the
@@ -39,7 +39,7 @@ struct ImageProbe: Sendable {
             databaseWithPreviousPatch = nil
         }
         files = collected.entries.compactMapValues(\.content)
-        keptHeaders = collected.entries.mapValues(\.header)
+        keptHeaders = collected.entries.filter { MaintainerEffects.reads($0.key) }.mapValues(\.header)
         etcMD5 = collected.etcMD5
         nonDirectories = collected.existingPaths
         directories = collected.allDirectories
@@ -142,17 +142,8 @@ struct ImageProbe: Sendable {
 
     /// Names directly inside a directory of the image.
     func treeChildren(_ directory: String) -> [String] {
-        let prefix = directory + "/"
-        var names: Set<String> = []
-        for path in nonDirectories where path.hasPrefix(prefix) {
-            let rest = path.dropFirst(prefix.count)
-            if !rest.contains("/") { names.insert(String(rest)) }
-        }
-        for path in directories where path.hasPrefix(prefix) {
-            let rest = path.dropFirst(prefix.count)
-            if !rest.contains("/") { names.insert(String(rest)) }
-        }
-        return Array(names)
+        nonDirectories.compactMap { PatchedTree.childName(of: $0, in: directory) }
+            + directories.compactMap { PatchedTree.childName(of: $0, in: directory) }
     }
 
     /// Files whose contents the probe needs.

@@ -51,7 +51,7 @@ import Testing
     /// names one that does not exist, a dangling link and hash link, and a
     /// local CA whose name has spaces, parentheses and a comma.
     private func makeRoots() throws -> (real: String, model: String) {
-        let base = try temporaryDirectory()
+        let base = try DpkgTestSupport.temporaryDirectory("ca-certificates")
         let fm = FileManager.default
         let conf = try String(contentsOfFile: "/etc/ca-certificates.conf", encoding: .utf8)
         var lines = conf.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -61,7 +61,7 @@ import Testing
         lines.remove(at: selected[10])
         lines.insert("mozilla/No_Such_Root.crt", at: selected[12])
         let local = base + "/local.crt"
-        _ = try runTool("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        _ = try DpkgTestSupport.output("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                                              "-keyout", base + "/local.key", "-out", local, "-days", "3650",
                                              "-subj", "/O=Example,  Inc./CN=  Test   CA (Local)"])
         var roots: [String] = []
@@ -181,10 +181,4 @@ enum DiskTree {
             }
         }
     }
-}
-
-private func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "/copa-ca-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
 }

@@ -18,7 +18,7 @@ import Testing
         var checked = 0
         for name in names {
             let path = Self.mozilla + "/" + name
-            let expected = try runTool(Self.openssl, ["x509", "-hash", "-fingerprint", "-sha1", "-noout", "-in", path])
+            let expected = try DpkgTestSupport.output(Self.openssl, ["x509", "-hash", "-fingerprint", "-sha1", "-noout", "-in", path])
                 .split(separator: "\n").map(String.init)
             let items = PEMFile.items(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
             try #require(items.count == 1, "\(name)")
@@ -56,17 +56,4 @@ import Testing
         #expect(throws: DERError.self) { try X509Hash.certificate([0x30, 0x03, 0x30, 0x01]) }
         #expect(throws: DERError.self) { try X509Hash.certificate([]) }
     }
-}
-
-func runTool(_ executable: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
 }

@@ -128,6 +128,29 @@ import Testing
         // apt really ran inside the image: dpkg's log in the patch layer.
         #expect(buildKitImage.contents("var/log/dpkg.log")?.contains(" upgrade ") == true)
 
+        // Fidelity: every file of every updated package, and what the
+        // maintainer scripts and triggers generate (the CA links and bundle,
+        // the loader cache), identical in type, mode, owner, link target and
+        // content between the native layer and apt inside the image.
+        let updated = nativeVersions.keys.filter { nativeVersions[$0] != before[$0] }.sorted()
+        var files = 0
+        var differing: [String] = []
+        for name in updated {
+            let paths = nativeImage.listedPaths(of: name)
+            #expect(!paths.isEmpty, "\(name) lists its files")
+            for path in paths {
+                files += 1
+                if nativeImage.entry(path) != buildKitImage.entry(path) { differing.append("\(name): /\(path)") }
+            }
+        }
+        let generated = ["etc/ld.so.cache", "etc/ca-certificates.conf", "etc/ca-certificates.conf.dpkg-old"]
+            + nativeImage.walk("etc/ssl/certs").union(buildKitImage.walk("etc/ssl/certs")).sorted()
+        for path in generated where nativeImage.entry(path) != buildKitImage.entry(path) {
+            differing.append("generated: /\(path)")
+        }
+        #expect(differing.isEmpty, "\(differing.count) differ: \(differing.prefix(20))")
+        print("BuildKitPatchTests: fidelity: \(files) files of \(updated.count) updated packages and \(generated.count) generated entries, \(differing.count) differing")
+
         // BuildKit only adds layers: patching its result again is refused
         // with a pointer to the native executor, which replaces the layer.
         let again = try agent.patch(["-i", "\(registry)/parity-\(suffix)/debian:buildkit", "-r", live.report,

@@ -30,8 +30,9 @@ import Testing
         try run("/bin/cp", ["-a", live, layout]).check()
         try await runAsync(TestEnvironment.binary("copa"), ["patch", "--workdir", directory + "/work", "-i", "oci:\(layout):bookworm",
                                                             "-r", directory + "/report.json", "-t", "ca-patched"]).check()
-        let patched = try UnpackedImage.unpack(layout: layout, tag: "ca-patched").rootfs
-        let reference = try UnpackedImage.unpack(layout: layout, tag: "bookworm").rootfs
+        let patchedImage = try UnpackedImage.unpack(layout: layout, tag: "ca-patched")
+        let referenceImage = try UnpackedImage.unpack(layout: layout, tag: "bookworm")
+        let (patched, reference) = (patchedImage.rootfs, referenceImage.rootfs)
 
         let mirror = ProcessInfo.processInfo.environment["COPA_LIVE_SECURITY_MIRROR"] ?? "http://deb.debian.org/debian-security"
         let deb = "\(mirror)/pool/updates/main/c/ca-certificates/ca-certificates_\(fixed)_all.deb"
@@ -48,41 +49,20 @@ import Testing
 
         var compared = 0
         for path in ["etc/ca-certificates.conf", "etc/ca-certificates.conf.dpkg-old"] {
-            #expect(entry(reference, path) == entry(patched, path), "/\(path)")
+            #expect(referenceImage.entry(path) == patchedImage.entry(path), "/\(path)")
             compared += 1
         }
         for directory in ["etc/ssl/certs", "usr/share/ca-certificates"] {
-            let names = try walk(reference, directory)
-            let ours = try walk(patched, directory)
+            let names = referenceImage.walk(directory)
+            let ours = patchedImage.walk(directory)
             #expect(names == ours, "\(directory): only dpkg: \(names.subtracting(ours).sorted().prefix(10)); only ours: \(ours.subtracting(names).sorted().prefix(10))")
             for path in names.intersection(ours).sorted() {
-                #expect(entry(reference, path) == entry(patched, path), "/\(path)")
+                #expect(referenceImage.entry(path) == patchedImage.entry(path), "/\(path)")
                 compared += 1
             }
         }
         let bundle = try String(contentsOfFile: patched + "/etc/ssl/certs/ca-certificates.crt", encoding: .utf8)
         let count = bundle.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
         print("LiveCACertificatesTests: ca-certificates \(installed) → \(fixed): \(compared) entries identical to dpkg's; bundle holds \(count) certificates")
-    }
-
-    /// Paths below `directory`, relative to the root.
-    private func walk(_ root: String, _ directory: String) throws -> Set<String> {
-        guard let enumerator = FileManager.default.enumerator(atPath: root + "/" + directory) else { return [] }
-        var paths: Set<String> = []
-        while let next = enumerator.nextObject() as? String { paths.insert(directory + "/" + next) }
-        return paths
-    }
-
-    /// Type, mode, owner, link target and content of one entry (nil when absent).
-    private func entry(_ root: String, _ path: String) -> String? {
-        var info = stat()
-        let full = root + "/" + path
-        guard lstat(full, &info) == 0 else { return nil }
-        let head = "mode \(String(info.st_mode, radix: 8)) owner \(info.st_uid):\(info.st_gid)"
-        switch info.st_mode & S_IFMT {
-        case S_IFLNK: return head + " -> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: full)) ?? "?")
-        case S_IFREG: return head + " content " + (FileManager.default.contents(atPath: full)?.base64EncodedString() ?? "?")
-        default: return head
-        }
     }
 }

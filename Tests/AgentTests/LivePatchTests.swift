@@ -44,6 +44,18 @@ import Testing
         let after = try run("/usr/bin/dpkg", ["--root=\(image.rootfs)", "--verify"]).stdout.split(separator: "\n")
         #expect(after.filter { !before.contains($0) }.isEmpty, "dpkg --verify: \(after)")
 
+        // The loader cache is the one the image's own ldconfig writes for
+        // the patched tree (run in a copy of it), and no warning says it was not.
+        let copy = try TestEnvironment.temporaryDirectory() + "/rootfs"
+        try run("/bin/cp", ["-a", image.rootfs, copy]).check()
+        try run("/usr/bin/unshare", ["--root=\(copy)", "/sbin/ldconfig"]).check()
+        let cache = FileManager.default.contents(atPath: image.rootfs + "/etc/ld.so.cache")
+        #expect(cache != nil && cache == FileManager.default.contents(atPath: copy + "/etc/ld.so.cache"),
+                "/etc/ld.so.cache differs from the image's ldconfig run on the patched tree")
+        let output = result.stdout + result.stderr
+        #expect(!output.contains("ldconfig was not run") && !output.contains("ldconfig trigger was not"), "\(output.suffix(2000))")
+        #expect(output.contains("ldconfig reproduced"), "\(output.suffix(2000))")
+
         // Run the patched openssl inside the patched root file system.
         if let opensslVersion = versions["openssl"] {
             let upstream = opensslVersion.split(separator: "-").first.map(String.init) ?? opensslVersion

@@ -213,6 +213,37 @@ struct UnpackedImage {
     func exists(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: rootfs + "/" + path)
     }
+
+    /// Paths below `directory`, relative to the root.
+    func walk(_ directory: String) -> Set<String> {
+        guard let enumerator = FileManager.default.enumerator(atPath: rootfs + "/" + directory) else { return [] }
+        var paths: Set<String> = []
+        while let next = enumerator.nextObject() as? String { paths.insert(directory + "/" + next) }
+        return paths
+    }
+
+    /// Type, mode, owner, link target and content of one entry (nil when
+    /// absent), as lstat and readlink see them.
+    func entry(_ path: String) -> String? {
+        var info = stat()
+        let full = rootfs + "/" + path
+        guard lstat(full, &info) == 0 else { return nil }
+        let head = "mode \(String(info.st_mode, radix: 8)) owner \(info.st_uid):\(info.st_gid)"
+        switch info.st_mode & S_IFMT {
+        case S_IFLNK: return head + " -> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: full)) ?? "?")
+        case S_IFREG: return head + " content " + (FileManager.default.contents(atPath: full)?.base64EncodedString() ?? "?")
+        default: return head
+        }
+    }
+
+    /// Every path dpkg lists for `package` (its `info/<package>[:arch].list`).
+    func listedPaths(of package: String) -> [String] {
+        let info = rootfs + "/var/lib/dpkg/info"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: info)) ?? []
+        guard let list = names.first(where: { $0 == "\(package).list" || ($0.hasPrefix("\(package):") && $0.hasSuffix(".list")) }),
+              let text = try? String(contentsOfFile: info + "/" + list, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").filter { $0 != "/." }.map { String($0.dropFirst()) }
+    }
 }
 
 /// `skopeo inspect` of an image: its layer digests.

@@ -9,6 +9,8 @@ struct MaintainerEffectWriter {
     struct Written {
         var warnings: [PatchWarning] = []
         var notes: [String] = []
+        /// Messages of the packages' warnings for effects reproduced here.
+        var resolved: Set<String> = []
     }
 
     func write(into tar: TarWriter, state: inout LayerState) throws -> Written {
@@ -35,8 +37,48 @@ struct MaintainerEffectWriter {
                         + "trust stores they derive from /etc/ssl/certs (such as Java's cacerts) are not regenerated"))
             }
         }
+        if let libraries = state.libraries {
+            updateLibraryCache(libraries, state: state, tree: &tree, written: &written)
+        }
         try append(tree.changes, into: tar, state: &state, warnings: &written.warnings)
         return written
+    }
+
+    /// The ldconfig trigger's effect (`LDConfigUpdate`).
+    private func updateLibraryCache(_ libraries: LayerLibraries, state: LayerState, tree: inout PatchedTree,
+                                    written: inout Written) {
+        let links = state.nodes.compactMap { path, node -> String? in
+            if case .symlink = node, libraries.wants(path) { path } else { nil }
+        }
+        let libcBin = plan.orderedInstalls.first { $0.package.name == "libc-bin" }
+            .flatMap { install in install.replacing.map { (from: $0.version.description, to: install.package.version.description) } }
+        guard let update = LDConfigUpdate(architecture: libraries.architecture, libraries: libraries.files, links: links,
+                                          libcBin: libcBin) else { return }
+        let touched = !libraries.files.isEmpty || !links.isEmpty || libcBin != nil
+            || state.whitedOut.contains { libraries.wants($0) }
+        switch update.apply(to: &tree) {
+        case .unchanged(let entries):
+            written.resolved = MaintainerEffects.ldconfigMessages
+            if touched {
+                written.notes.append("ldconfig reproduced: /\(LDConfigUpdate.cache) unchanged (\(entries) entries; no soname added or removed)")
+            }
+        case .rewritten(let added, let removed, let entries):
+            written.resolved = MaintainerEffects.ldconfigMessages
+            written.notes.append("ldconfig reproduced: /\(LDConfigUpdate.cache) rewritten with \(entries) entries"
+                + (added.isEmpty ? "" : "; added \(added.joined(separator: ", "))")
+                + (removed.isEmpty ? "" : "; removed \(removed.joined(separator: ", "))"))
+        case .noCache:
+            guard !probe.fileExists(LDConfigUpdate.program), !probe.fileExists("usr/" + LDConfigUpdate.program) else { return }
+            written.resolved = MaintainerEffects.ldconfigMessages
+            if touched {
+                written.notes.append("ldconfig: the image has neither /\(LDConfigUpdate.cache) nor ldconfig; the loader searches its default directories")
+            }
+        case .notReproduced(let reason):
+            guard touched else { return }
+            written.resolved = MaintainerEffects.ldconfigMessages
+            written.warnings.append(PatchWarning(package: "libc-bin", kind: "trigger-not-run",
+                message: "the ldconfig trigger was not reproduced (\(reason)): /\(LDConfigUpdate.cache) is left as it was"))
+        }
     }
 
     /// The postinst creates /usr/local/share/ca-certificates when it is missing.

@@ -49,17 +49,36 @@ struct PatchedTree {
         return rest.isEmpty || rest.contains("/") ? nil : String(rest)
     }
 
-    /// `path` with every symlink followed (stat), or nil when it dangles,
-    /// loops or leaves the root.
+    /// `path` with every symlink followed, in its directories as well as at
+    /// its end (stat), or nil when it dangles, loops, leaves the root or
+    /// passes through something that is not a directory.
     func resolve(_ path: String) -> String? {
-        var current = path
-        for _ in 0..<40 {
-            guard case .symlink(let target)? = node(current) else { return node(current) == nil ? nil : current }
-            let base = target.hasPrefix("/") ? [] : current.split(separator: "/").dropLast().map(String.init)
-            guard let resolved = ArchivePath.resolve(target, from: base) else { return nil }
-            current = resolved.joined(separator: "/")
+        var pending = ArraySlice(path.split(separator: "/").map(String.init))
+        var resolved: [String] = []
+        var hops = 0
+        while let name = pending.popFirst() {
+            if name == "." { continue }
+            if name == ".." {
+                guard resolved.popLast() != nil else { return nil }
+                continue
+            }
+            let candidate = (resolved + [name]).joined(separator: "/")
+            switch node(candidate) {
+            case nil:
+                return nil
+            case .symlink(let target)?:
+                hops += 1
+                guard hops <= 40, let base = ArchivePath.resolve(target, from: target.hasPrefix("/") ? [] : resolved) else { return nil }
+                resolved = []
+                pending = ArraySlice(base) + pending
+            case .directory?:
+                resolved.append(name)
+            default:
+                guard pending.isEmpty else { return nil }
+                resolved.append(name)
+            }
         }
-        return nil
+        return resolved.joined(separator: "/")
     }
 
     /// `test -e`.

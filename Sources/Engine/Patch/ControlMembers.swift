@@ -95,7 +95,7 @@ struct DataEntries {
                 entry.linkName = probe.resolvingParents(try ArchivePath.hardLinkTarget(header.linkName, of: header.path).value)
             case .symlink:
                 try ArchivePath.checkSymlinkTarget(header.linkName, of: path)
-                if MaintainerEffects.reads(entry.path) { state.nodes[entry.path] = .symlink(target: header.linkName) }
+                state.nodes[entry.path] = .symlink(target: header.linkName)
             case .directory:
                 if MaintainerEffects.reads(entry.path + "/") { state.nodes[entry.path] = .directory }
                 // Existing directories (and directory symlinks such as a
@@ -116,6 +116,10 @@ struct DataEntries {
                 continue
             }
             guard state.written.insert(entry.path).inserted else { continue }
+            if header.type == .regular || header.type == .hardlink, state.libraries?.wants(entry.path) == true {
+                try writeLibrary(entry, from: data, into: tar, state: &state)
+                continue
+            }
             if header.type == .regular, MaintainerEffects.reads(entry.path) {
                 let bytes = try data.contentSource().readAll(limit: ControlMembers.memberLimit)
                 state.nodes[entry.path] = .regular(content: bytes, mode: entry.mode, uid: entry.uid, gid: entry.gid)
@@ -124,6 +128,19 @@ struct DataEntries {
             }
             try tar.append(entry, content: header.size > 0 ? data.contentSource() : nil)
         }
+    }
+
+    /// A file where ldconfig looks: held in memory once to read its soname
+    /// and ABI as ldconfig would (`ELFLibrary`).
+    private func writeLibrary(_ entry: TarHeader, from data: TarReader, into tar: TarWriter, state: inout LayerState) throws {
+        guard let reader = state.libraries?.reader, entry.type == .regular, entry.size <= Int64(LayerLibraries.readLimit) else {
+            state.libraries?.files[entry.path] = .unread
+            try tar.append(entry, content: entry.size > 0 ? data.contentSource() : nil)
+            return
+        }
+        let bytes = try data.contentSource().readAll(limit: LayerLibraries.readLimit)
+        state.libraries?.files[entry.path] = ELFLibrary.read(bytes, reader: reader).map { .library($0) } ?? .skipped
+        try tar.append(entry, bytes: bytes)
     }
 
     /// dpkg's conffile rules on upgrade: if the image's copy differs from the

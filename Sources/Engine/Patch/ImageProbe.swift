@@ -140,6 +140,9 @@ struct ImageProbe: Sendable {
         return .regular(content: files[path], mode: header?.mode ?? 0o644, uid: header?.uid ?? 0, gid: header?.gid ?? 0)
     }
 
+    /// The image's file system as effects read it, before the patch.
+    var tree: PatchedTree { PatchedTree(lookup: treeNode, children: treeChildren) }
+
     /// Names directly inside a directory of the image.
     func treeChildren(_ directory: String) -> [String] {
         nonDirectories.compactMap { PatchedTree.childName(of: $0, in: directory) }

@@ -48,12 +48,19 @@ enum MaintainerEffects {
     /// their contents and the layer writer records what it writes there.
     static func reads(_ path: String) -> Bool {
         if path == CACertificatesUpdate.configuration || path == debconfDatabase { return true }
+        if path == LDConfigUpdate.cache || path == LDConfigUpdate.configuration { return true }
         for directory in [CACertificatesUpdate.directory, CACertificatesUpdate.certificates,
-                          CACertificatesUpdate.localCertificates, CACertificatesUpdate.hooks]
+                          CACertificatesUpdate.localCertificates, CACertificatesUpdate.hooks,
+                          LDConfigUpdate.configurationDirectory]
         where path == directory + "/" || path.hasPrefix(directory + "/") {
             return true
         }
         return false
+    }
+
+    /// The warnings for ldconfig, which `LDConfigUpdate` replaces.
+    static var ldconfigMessages: Set<String> {
+        Set([byPackage["libc-bin"], byTrigger["ldconfig"]].compactMap { $0?.message })
     }
 
     static let debconfDatabase = "var/cache/debconf/config.dat"

@@ -38,7 +38,8 @@ struct PatchJob {
                                                 packageTimes: debs.values.compactMap(ImageExporter.debBuildTime))
         let layer = try await step("apply") {
             try PatchLayerWriter(probe: probe, plan: plan, debs: debs, mtime: ImageExporter.epochSeconds(created),
-                                 mediaType: image.family.layer(.gzip), cache: cache, scratch: scratch).write()
+                                 mediaType: image.family.layer(.gzip), cache: cache, scratch: scratch,
+                                 architecture: try DebianArchitectureName(request.platform).name).write()
         }
         for note in layer.notes { await reporter.log(.info, note) }
         let outcomes = try await step("validate") {

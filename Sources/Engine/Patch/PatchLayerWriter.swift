@@ -28,6 +28,8 @@ struct PatchLayerWriter {
     let mediaType: MediaType
     let cache: OCILayout
     let scratch: String
+    /// The image's dpkg architecture.
+    let architecture: String
 
     func write() throws -> PatchLayer {
         let blob = try cache.blobWriter()
@@ -35,6 +37,7 @@ struct PatchLayerWriter {
         let uncompressed = SHA256Sink(downstream: gzip)
         let tar = TarWriter(uncompressed)
         var state = LayerState()
+        state.libraries = LayerLibraries(architecture: architecture, probe: probe)
         var paragraphs: [ControlParagraph] = []
         var warnings: [PatchWarning] = []
         for install in plan.orderedInstalls {
@@ -47,6 +50,7 @@ struct PatchLayerWriter {
             warnings += unpacked.warnings
         }
         let effects = try MaintainerEffectWriter(probe: probe, plan: plan, mtime: mtime).write(into: tar, state: &state)
+        if !effects.resolved.isEmpty { warnings.removeAll { effects.resolved.contains($0.message) } }
         warnings += effects.warnings
         try writeDatabase(paragraphs, into: tar)
         try tar.finish()
@@ -104,4 +108,35 @@ struct LayerState {
     var controlMembers: [String: [String: [UInt8]]] = [:]
     /// Triggers the installed packages activate (deb-triggers(5)).
     var activatedTriggers: Set<String> = []
+    /// What the ldconfig effect reads from the layer; nil when the image's
+    /// architecture is not one `ELFLibrary` models.
+    var libraries: LayerLibraries?
+}
+
+/// The libraries the layer writes where ldconfig looks.
+struct LayerLibraries {
+    let architecture: String
+    let reader: ELFLibrary.Reader
+    /// Real paths of the directories ldconfig searches in the image.
+    let directories: Set<String>
+    /// Regular files written into those directories, as ldconfig reads them.
+    var files: [String: LDConfigUpdate.LayerLibrary] = [:]
+
+    /// Files larger than this are not held in memory to read their soname.
+    static let readLimit = 64 << 20
+
+    init?(architecture: String, probe: ImageProbe) {
+        guard let reader = ELFLibrary.Reader(architecture: architecture),
+              let triplet = LDConfigUpdate.triplets[architecture],
+              let directories = try? LDConfigUpdate.searchedDirectories(in: probe.tree, triplet: triplet) else { return nil }
+        self.architecture = architecture
+        self.reader = reader
+        self.directories = Set(directories.map(\.real))
+    }
+
+    /// Whether ldconfig would look at a file the layer writes at `path`.
+    func wants(_ path: String) -> Bool {
+        guard let slash = path.lastIndex(of: "/") else { return false }
+        return directories.contains(String(path[..<slash])) && ELFLibrary.looksLikeLibrary(String(path[path.index(after: slash)...]))
+    }
 }
